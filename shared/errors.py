@@ -19,6 +19,10 @@ class ValidationError(CallsteerError):
         self.field = field
 
 
+class PayloadTooLarge(ValidationError):
+    """A body is over the documented size limit."""
+
+
 class RulesError(ValidationError):
     """A routing ruleset is invalid; the message names the rule and the field."""
 

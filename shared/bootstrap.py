@@ -1,0 +1,112 @@
+"""Wires settings, rules and adapters once per process (and event loop), on first use, never at import."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from shared.config import Settings, load_settings
+from shared.domain.routing import Ruleset, load_rules
+from shared.errors import ConfigError
+
+if TYPE_CHECKING:
+    from shared.adapters.acs import CallControl
+    from shared.adapters.store import CallStore
+
+log = logging.getLogger("callsteer")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Event Grid gives a handler 30 s; ACS gets a few quick retries inside that, never the SDK's minutes-long default.
+ACS_RETRY = dict(retry_total=3, retry_backoff_factor=0.25, retry_backoff_max=2.0, timeout=20,
+                 connection_timeout=5, read_timeout=10)
+TABLES_RETRY = dict(retry_total=2, retry_backoff_factor=0.2, retry_backoff_max=1.0, timeout=10,
+                    connection_timeout=5, read_timeout=10)
+
+
+@dataclass
+class Services:
+    """Everything a handler needs; built once and reused by every invocation in the process."""
+
+    settings: Settings
+    rules: Ruleset
+    store: CallStore
+    control: CallControl
+    clock: Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def read_rules(settings: Settings) -> Ruleset:
+    """Load the ruleset from ROUTING_RULES or ROUTING_RULES_FILE (relative paths from the project root)."""
+    if settings.rules_json:
+        return load_rules(settings.rules_json, "ROUTING_RULES")
+    path = Path(settings.rules_file)
+    if not path.is_absolute():
+        path = PROJECT_ROOT / path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"setting ROUTING_RULES_FILE names {str(path)!r}, which cannot be read: {exc.strerror}") from None
+    return load_rules(text, f"ROUTING_RULES_FILE {path.name}")
+
+
+def _credential():
+    from azure.identity.aio import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+def _table_client(settings: Settings):
+    from azure.data.tables.aio import TableClient
+
+    from shared.adapters.store import TABLE_NAME
+
+    if settings.tables.connection_string:
+        return TableClient.from_connection_string(settings.tables.connection_string, TABLE_NAME, **TABLES_RETRY)
+    return TableClient(settings.tables.endpoint, TABLE_NAME, credential=_credential(), **TABLES_RETRY)
+
+
+def _acs_client(settings: Settings):
+    from azure.communication.callautomation.aio import CallAutomationClient
+    from azure.core.credentials import AzureKeyCredential
+
+    credential = AzureKeyCredential(settings.acs.access_key) if settings.acs.access_key else _credential()
+    return CallAutomationClient(settings.acs.endpoint, credential, **ACS_RETRY)
+
+
+def build_services(settings: Settings | None = None) -> Services:
+    from shared.adapters.acs import AcsCallControl
+    from shared.adapters.store import TableCallStore
+
+    settings = settings or load_settings()
+    rules = read_rules(settings)
+    if not settings.callback.verify_jwt:
+        log.warning("callback JWT verification is OFF (ACS_CALLBACK_VERIFY_JWT=false): callbacks are checked by "
+                    "their per-call token only; never run this way in production")
+    return Services(settings=settings, rules=rules, store=TableCallStore(_table_client(settings)),
+                    control=AcsCallControl(_acs_client(settings)), clock=utc_now)
+
+
+_services: Services | None = None
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+async def get_services() -> Services:
+    """The process's services, built on first use; rebuilt if the event loop changed (the clients are bound to it)."""
+    global _services, _loop
+    loop = asyncio.get_running_loop()
+    if _services is None or _loop is not loop:
+        _services, _loop = build_services(), loop
+    return _services
+
+
+def reset_services() -> None:
+    """Forget the built services so the next use re-reads settings (used when settings change at run time)."""
+    global _services, _loop
+    _services, _loop = None, None

@@ -1,0 +1,205 @@
+"""A call's state and the state machine that callback events drive: pure, no I/O, the clock passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from shared.domain.events import (
+    CallConnected, CallEvent, CallTransferAccepted, ParticipantsUpdated, ResultInformation,
+)
+
+INBOUND = "inbound"
+OUTBOUND = "outbound"
+DIRECTIONS = (INBOUND, OUTBOUND)
+
+CONNECTING = "connecting"
+CONNECTED = "connected"
+TRANSFERRED = "transferred"
+DISCONNECTED = "disconnected"
+FAILED = "failed"
+REJECTED = "rejected"
+REDIRECTED = "redirected"
+STATES = (CONNECTING, CONNECTED, TRANSFERRED, DISCONNECTED, FAILED, REJECTED, REDIRECTED)
+# Once a call is in one of these, no event brings it back: late or repeated events only join its log.
+TERMINAL = frozenset({TRANSFERRED, DISCONNECTED, FAILED, REJECTED, REDIRECTED})
+
+# The state machine, as a table: (state, event name) -> next state. Pairs not listed leave the state as it is.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    (CONNECTING, "CallConnected"): CONNECTED,
+    (CONNECTING, "AnswerFailed"): FAILED,
+    (CONNECTING, "CreateCallFailed"): FAILED,
+    (CONNECTING, "ConnectFailed"): FAILED,
+    (CONNECTING, "CallDisconnected"): DISCONNECTED,
+    (CONNECTED, "CallDisconnected"): DISCONNECTED,
+    (CONNECTED, "CallTransferAccepted"): TRANSFERRED,
+}
+
+
+def next_state(state: str, event: CallEvent) -> str:
+    """The state after an event: the table's entry, or the same state; terminal states never change."""
+    if state in TERMINAL:
+        return state
+    if isinstance(event, CallTransferAccepted) and event.transferee is not None and state == CONNECTED:
+        # A group-call transfer moves one participant away; the app stays in the call.
+        return state
+    return TRANSITIONS.get((state, event.name), state)
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One entry of a call's event log, in the order the app received the events."""
+
+    seq: int
+    id: str
+    type: str
+    time: datetime
+    operation_context: str | None = None
+    result: ResultInformation | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"seq": self.seq, "type": self.type, "id": self.id, "time": self.time.isoformat()}
+        if self.operation_context:
+            entry["operationContext"] = self.operation_context
+        if self.result:
+            entry["resultInformation"] = self.result.to_dict()
+        entry.update(self.detail)
+        return entry
+
+
+@dataclass(frozen=True)
+class Call:
+    """Everything the app keeps about one call, stored as one row plus one row per event."""
+
+    id: str
+    call_key: str
+    direction: str
+    state: str
+    started_at: datetime
+    updated_at: datetime
+    call_connection_id: str | None = None
+    server_call_id: str | None = None
+    correlation_id: str | None = None
+    from_: str | None = None
+    to: str | None = None
+    caller_display_name: str | None = None
+    decision: dict[str, Any] | None = None
+    participants: tuple[str, ...] = ()
+    participants_seq: int | None = None
+    last_result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    ended_at: datetime | None = None
+    event_count: int = 0
+
+    @property
+    def ended(self) -> bool:
+        return self.state in TERMINAL
+
+    def to_dict(self) -> dict[str, Any]:
+        """The call as the state API shows it (without its event log)."""
+        return {
+            "id": self.id,
+            "callConnectionId": self.call_connection_id,
+            "correlationId": self.correlation_id,
+            "serverCallId": self.server_call_id,
+            "direction": self.direction,
+            "state": self.state,
+            "from": self.from_,
+            "to": self.to,
+            "callerDisplayName": self.caller_display_name,
+            "participants": list(self.participants),
+            "decision": self.decision,
+            "lastResult": self.last_result,
+            "error": self.error,
+            "startedAt": self.started_at.isoformat(),
+            "updatedAt": self.updated_at.isoformat(),
+            "endedAt": self.ended_at.isoformat() if self.ended_at else None,
+        }
+
+
+def new_call_from_event(event: CallEvent, call_key: str, now: datetime) -> Call:
+    """A call first heard of through a callback (it raced ahead of the app's own record): connecting."""
+    return Call(
+        id=event.call_connection_id, call_key=call_key, direction=INBOUND, state=CONNECTING, started_at=now,
+        updated_at=now, call_connection_id=event.call_connection_id, server_call_id=event.server_call_id,
+        correlation_id=event.correlation_id,
+    )
+
+
+def _event_detail(event: CallEvent) -> dict[str, Any]:
+    if isinstance(event, ParticipantsUpdated):
+        return {"participants": [p.raw_id for p in event.participants], "sequenceNumber": event.sequence_number}
+    for attr, key in (("participant", "participant"), ("invitation_id", "invitationId"),
+                      ("transfer_target", "transferTarget"), ("transferee", "transferee")):
+        value = getattr(event, attr, None)
+        if value is not None:
+            return {key: getattr(value, "raw_id", value)}
+    return {}
+
+
+def apply_event(call: Call, event: CallEvent, now: datetime) -> tuple[Call, EventRecord]:
+    """Fold one callback event into the call; returns the new call and the event's log entry."""
+    record = EventRecord(seq=call.event_count + 1, id=event.id, type=event.name, time=event.time,
+                         operation_context=event.operation_context, result=event.result, detail=_event_detail(event))
+    state = next_state(call.state, event)
+    changes: dict[str, Any] = {
+        "state": state,
+        "updated_at": now,
+        "event_count": record.seq,
+        "call_connection_id": call.call_connection_id or event.call_connection_id,
+        "server_call_id": call.server_call_id or event.server_call_id,
+        "correlation_id": call.correlation_id or event.correlation_id,
+    }
+    if event.result is not None:
+        changes["last_result"] = {"event": event.name, **event.result.to_dict()}
+    if isinstance(event, ParticipantsUpdated) and not call.ended:
+        newer = (call.participants_seq is None or event.sequence_number is None
+                 or event.sequence_number > call.participants_seq)
+        if newer:
+            changes["participants"] = tuple(p.raw_id for p in event.participants)
+            changes["participants_seq"] = event.sequence_number
+    if isinstance(event, CallConnected) and call.state == CONNECTING:
+        changes["error"] = None
+    if state in TERMINAL and call.ended_at is None:
+        changes["ended_at"] = event.time
+    return replace(call, **changes), record
+
+
+def decision_to_dict(decision: Any) -> dict[str, Any]:
+    """How a routing decision is recorded: action, rule, and reason, target or plan."""
+    recorded: dict[str, Any] = {"action": decision.action, "rule": decision.rule}
+    if decision.action == "reject":
+        recorded["reason"] = decision.reason
+    elif decision.action == "redirect":
+        recorded["target"] = decision.target.display
+    elif decision.action == "answer" and decision.plan is not None:
+        recorded["plan"] = decision.plan.to_dict()
+    return recorded
+
+
+_DECIDED_STATE = {"answer": CONNECTING, "reject": REJECTED, "redirect": REDIRECTED}
+
+
+def call_from_decision(incoming: Any, decision: Any, call_key: str, now: datetime,
+                       call_connection_id: str | None = None, error: dict[str, Any] | None = None) -> Call:
+    """The record of an inbound call once its decision was carried out (or failed, with `error`)."""
+    state = FAILED if error else _DECIDED_STATE[decision.action]
+    return Call(
+        id=call_connection_id or call_key,
+        call_key=call_key,
+        direction=INBOUND,
+        state=state,
+        started_at=incoming.event_time,
+        updated_at=now,
+        call_connection_id=call_connection_id,
+        server_call_id=incoming.server_call_id,
+        correlation_id=incoming.correlation_id,
+        from_=incoming.from_.display,
+        to=incoming.to.display,
+        caller_display_name=incoming.caller_display_name,
+        decision=decision_to_dict(decision),
+        error=error,
+        ended_at=now if state in TERMINAL else None,
+    )

@@ -1,0 +1,371 @@
+"""Routing rules: parsed and validated at load, then evaluated as a pure function of the call and the clock."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shared.domain.events import IncomingCall
+from shared.domain.identifiers import ACS_USER, KINDS, PHONE, TEAMS_USER, Identifier, kind_of_raw_id, parse_phone_number, parse_target
+from shared.errors import RulesError, ValidationError
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+REJECT_REASONS = ("none", "busy", "forbidden")
+STRATEGIES = ("simultaneous", "sequential")
+MAX_INVITATION_TIMEOUT = 180
+_TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+_PHONE_PATTERN = re.compile(r"^\+[0-9*?]+$")
+_MATCH_KEYS = {"to", "from", "callerKind", "within", "outside", "headers"}
+_WINDOW_KEYS = {"timezone", "days", "start", "end"}
+
+
+@dataclass(frozen=True)
+class Window:
+    """A weekly window in a timezone; end before start means it runs across midnight."""
+
+    timezone: str
+    days: frozenset[str]
+    start: time
+    end: time  # time(0, 0) with end_of_day means 24:00
+    end_of_day: bool = False
+
+    def contains(self, instant: datetime) -> bool:
+        """Whether the UTC instant falls inside the window, read on the zone's local wall clock."""
+        local = instant.astimezone(ZoneInfo(self.timezone))
+        day, now = DAYS[local.weekday()], local.time().replace(tzinfo=None)
+        if self.end_of_day or self.start < self.end:
+            return day in self.days and now >= self.start and (self.end_of_day or now < self.end)
+        # Across midnight: the evening part belongs to the listed day, the early hours to the day after it.
+        yesterday = DAYS[(local - timedelta(days=1)).weekday()]
+        return (day in self.days and now >= self.start) or (yesterday in self.days and now < self.end)
+
+
+@dataclass(frozen=True)
+class Match:
+    """What a call must show for a rule to apply; every key given must hold."""
+
+    to: tuple[str, ...] | None = None
+    from_: tuple[str, ...] | None = None
+    caller_kinds: frozenset[str] | None = None
+    within: Window | None = None
+    outside: Window | None = None
+    headers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def holds(self, call: IncomingCall, now: datetime) -> bool:
+        if self.to is not None and not _matches_any(call.to, self.to):
+            return False
+        if self.from_ is not None and not _matches_any(call.from_, self.from_):
+            return False
+        if self.caller_kinds is not None and call.from_.kind not in self.caller_kinds:
+            return False
+        if self.within is not None and not self.within.contains(now):
+            return False
+        if self.outside is not None and self.outside.contains(now):
+            return False
+        if self.headers:
+            present = {name.lower(): value for name, value in call.custom_headers.items()}
+            for name, patterns in self.headers:
+                value = present.get(name.lower())
+                if value is None or not any(fnmatch.fnmatchcase(value, p) for p in patterns):
+                    return False
+        return True
+
+
+def _matches_any(identifier: Identifier, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(identifier.display, p) or fnmatch.fnmatchcase(identifier.raw_id, p) for p in patterns)
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """What to do when nobody in a ring group answers: transfer to a target, or hang up."""
+
+    transfer: Identifier | None = None
+    hangup: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Follow-ups of an answered call, carried out by the callback handler from stored state."""
+
+    transfer: Identifier | None = None
+    ring: tuple[Identifier, ...] = ()
+    strategy: str = "simultaneous"
+    timeout_seconds: int | None = None
+    caller_id: str | None = None
+    fallback: Fallback | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        plan: dict[str, Any] = {}
+        if self.transfer:
+            plan["transfer"] = self.transfer.display
+        if self.ring:
+            plan.update(ring=[t.display for t in self.ring], strategy=self.strategy)
+            if self.timeout_seconds is not None:
+                plan["timeoutSeconds"] = self.timeout_seconds
+            if self.caller_id:
+                plan["callerId"] = self.caller_id
+        if self.fallback:
+            plan["fallback"] = {"transfer": self.fallback.transfer.display} if self.fallback.transfer else {"hangup": True}
+        return plan
+
+
+@dataclass(frozen=True)
+class Answer:
+    rule: str
+    plan: Plan | None = None
+    action: str = field(default="answer", init=False)
+
+
+@dataclass(frozen=True)
+class Reject:
+    rule: str
+    reason: str = "none"
+    action: str = field(default="reject", init=False)
+
+
+@dataclass(frozen=True)
+class Redirect:
+    rule: str
+    target: Identifier
+    action: str = field(default="redirect", init=False)
+
+
+Decision = Answer | Reject | Redirect
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    match: Match
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    """An ordered list of rules and the default that applies when none matches."""
+
+    rules: tuple[Rule, ...]
+    default: Decision
+
+    def decide(self, call: IncomingCall, now: datetime) -> Decision:
+        """The first matching rule's decision, else the default."""
+        for rule in self.rules:
+            if rule.match.holds(call, now):
+                return rule.decision
+        return self.default
+
+
+# ---- loading -------------------------------------------------------------------------------------------------
+
+
+def _fail(where: str, message: str) -> RulesError:
+    return RulesError(f"{where}: {message}", field=where)
+
+
+def _object(value: Any, where: str, allowed: set[str]) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _fail(where, "must be an object")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise _fail(f"{where}.{unknown[0]}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+    return value
+
+
+def _string_list(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise _fail(where, "must be a non-empty list of strings")
+    return value
+
+
+def _id_patterns(value: Any, where: str) -> tuple[str, ...]:
+    patterns = _string_list(value, where)
+    for i, pattern in enumerate(patterns):
+        item = f"{where}[{i}]"
+        if pattern == "*":
+            continue
+        if pattern.startswith("+"):
+            if not _PHONE_PATTERN.match(pattern):
+                raise _fail(item, f"{pattern!r} is not an E.164 number or number pattern like +1900*")
+            if "*" not in pattern and "?" not in pattern:
+                try:
+                    parse_phone_number(pattern, item)
+                except ValidationError:
+                    raise _fail(item, f"{pattern!r} is not an E.164 number") from None
+        elif kind_of_raw_id(pattern.rstrip("*")) == "unknown" and not pattern.startswith("4:"):
+            raise _fail(item, f"{pattern!r} is neither an E.164 number nor a raw id (8:acs:..., 8:orgid:...)")
+    return tuple(patterns)
+
+
+def _clock(value: Any, where: str, allow_24: bool) -> tuple[time, bool]:
+    if allow_24 and value == "24:00":
+        return time(0, 0), True
+    if not isinstance(value, str) or not _TIME.match(value):
+        raise _fail(where, "must be a time HH:MM (00:00 to 23:59)")
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes)), False
+
+
+def _window(value: Any, where: str) -> Window:
+    spec = _object(value, where, _WINDOW_KEYS)
+    for key in ("timezone", "start", "end"):
+        if key not in spec:
+            raise _fail(f"{where}.{key}", "is required")
+    tz = spec["timezone"]
+    try:
+        if not isinstance(tz, str) or not tz:
+            raise ZoneInfoNotFoundError
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise _fail(f"{where}.timezone", f"{tz!r} is not an IANA timezone such as America/New_York") from None
+    days = _string_list(spec.get("days", list(DAYS)), f"{where}.days")
+    for i, day in enumerate(days):
+        if day.lower() not in DAYS:
+            raise _fail(f"{where}.days[{i}]", f"{day!r} is not one of {', '.join(DAYS)}")
+    start, _ = _clock(spec["start"], f"{where}.start", allow_24=False)
+    end, end_of_day = _clock(spec["end"], f"{where}.end", allow_24=True)
+    if start == end and not end_of_day:
+        raise _fail(f"{where}.end", "must differ from start")
+    return Window(timezone=tz, days=frozenset(d.lower() for d in days), start=start, end=end, end_of_day=end_of_day)
+
+
+def _match(value: Any, where: str) -> Match:
+    spec = _object(value if value is not None else {}, where, _MATCH_KEYS)
+    kinds = None
+    if "callerKind" in spec:
+        kinds = _string_list(spec["callerKind"], f"{where}.callerKind")
+        for i, kind in enumerate(kinds):
+            if kind not in KINDS:
+                raise _fail(f"{where}.callerKind[{i}]", f"{kind!r} is not one of {PHONE}, {ACS_USER}, {TEAMS_USER}")
+        kinds = frozenset(kinds)
+    headers: list[tuple[str, tuple[str, ...]]] = []
+    if "headers" in spec:
+        raw = spec["headers"]
+        if not isinstance(raw, Mapping) or not raw:
+            raise _fail(f"{where}.headers", "must be an object of header names to values")
+        for name, val in raw.items():
+            headers.append((name, tuple(_string_list(val, f"{where}.headers.{name}"))))
+    return Match(
+        to=_id_patterns(spec["to"], f"{where}.to") if "to" in spec else None,
+        from_=_id_patterns(spec["from"], f"{where}.from") if "from" in spec else None,
+        caller_kinds=kinds,
+        within=_window(spec["within"], f"{where}.within") if "within" in spec else None,
+        outside=_window(spec["outside"], f"{where}.outside") if "outside" in spec else None,
+        headers=tuple(headers),
+    )
+
+
+def _target(value: Any, where: str) -> Identifier:
+    try:
+        return parse_target(value, where)
+    except ValidationError as exc:
+        raise RulesError(str(exc), field=where) from None
+
+
+def _plan(value: Any, where: str) -> Plan:
+    spec = _object(value, where, {"transfer", "ring", "strategy", "timeoutSeconds", "callerId", "fallback"})
+    if ("transfer" in spec) == ("ring" in spec):
+        raise _fail(where, "needs exactly one of transfer or ring")
+    if "transfer" in spec:
+        extra = sorted(set(spec) - {"transfer"})
+        if extra:
+            raise _fail(f"{where}.{extra[0]}", "only goes with ring")
+        return Plan(transfer=_target(spec["transfer"], f"{where}.transfer"))
+    targets = spec["ring"]
+    if not isinstance(targets, list) or not targets:
+        raise _fail(f"{where}.ring", "must be a non-empty list of targets")
+    ring = tuple(_target(t, f"{where}.ring[{i}]") for i, t in enumerate(targets))
+    if len(set(ring)) != len(ring):
+        raise _fail(f"{where}.ring", "lists a target twice")
+    strategy = spec.get("strategy", "simultaneous")
+    if strategy not in STRATEGIES:
+        raise _fail(f"{where}.strategy", f"{strategy!r} is not one of {', '.join(STRATEGIES)}")
+    timeout = spec.get("timeoutSeconds")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int)
+                                or not 1 <= timeout <= MAX_INVITATION_TIMEOUT):
+        raise _fail(f"{where}.timeoutSeconds", f"must be a whole number from 1 to {MAX_INVITATION_TIMEOUT}")
+    caller_id = spec.get("callerId")
+    if caller_id is not None:
+        try:
+            parse_phone_number(caller_id, f"{where}.callerId")
+        except ValidationError as exc:
+            raise RulesError(str(exc), field=f"{where}.callerId") from None
+    fallback = None
+    if "fallback" in spec:
+        fb = _object(spec["fallback"], f"{where}.fallback", {"transfer", "hangup"})
+        if len(fb) != 1:
+            raise _fail(f"{where}.fallback", "needs exactly one of transfer or hangup")
+        if "transfer" in fb:
+            fallback = Fallback(transfer=_target(fb["transfer"], f"{where}.fallback.transfer"))
+        elif fb["hangup"] is True:
+            fallback = Fallback(hangup=True)
+        else:
+            raise _fail(f"{where}.fallback.hangup", "must be true")
+    return Plan(ring=ring, strategy=strategy, timeout_seconds=timeout, caller_id=caller_id, fallback=fallback)
+
+
+def _decision(spec: Mapping[str, Any], where: str, name: str) -> Decision:
+    action = spec.get("action")
+    if action == "answer":
+        _object(spec, where, {"name", "match", "action", "then"})
+        return Answer(rule=name, plan=_plan(spec["then"], f"{where}.then") if "then" in spec else None)
+    if action == "reject":
+        _object(spec, where, {"name", "match", "action", "reason"})
+        reason = spec.get("reason", "none")
+        if reason not in REJECT_REASONS:
+            raise _fail(f"{where}.reason", f"{reason!r} is not one of {', '.join(REJECT_REASONS)}")
+        return Reject(rule=name, reason=reason)
+    if action == "redirect":
+        _object(spec, where, {"name", "match", "action", "target"})
+        if "target" not in spec:
+            raise _fail(f"{where}.target", "is required for redirect")
+        return Redirect(rule=name, target=_target(spec["target"], f"{where}.target"))
+    raise _fail(f"{where}.action", f"{action!r} is not one of answer, reject, redirect")
+
+
+def parse_rules(document: Any) -> Ruleset:
+    """Validate a rules document (already decoded JSON) into a Ruleset; RulesError names the rule and field."""
+    top = _object(document, "rules document", {"rules", "default"})
+    rules_raw = top.get("rules", [])
+    if not isinstance(rules_raw, list):
+        raise _fail("rules", "must be a list of rules")
+    rules: list[Rule] = []
+    names: set[str] = set()
+    for i, spec in enumerate(rules_raw):
+        if not isinstance(spec, Mapping):
+            raise _fail(f"rules[{i}]", "must be an object")
+        name = spec.get("name", f"rules[{i}]")
+        if not isinstance(name, str) or not name.strip():
+            raise _fail(f"rules[{i}].name", "must be a non-empty string")
+        if name in names:
+            raise _fail(f"rules[{i}].name", f"{name!r} is used by an earlier rule")
+        names.add(name)
+        where = f"rule {name!r} (rules[{i}])"
+        decision = _decision(spec, where, name)
+        rules.append(Rule(name=name, match=_match(spec.get("match"), f"{where}.match"), decision=decision))
+    if "default" not in top:
+        raise _fail("default", "is required: what to do with a call no rule matches")
+    default_spec = top["default"]
+    if not isinstance(default_spec, Mapping):
+        raise _fail("default", "must be an object")
+    if "match" in default_spec:
+        raise _fail("default.match", "the default applies to every call: it takes no match")
+    return Ruleset(rules=tuple(rules), default=_decision(default_spec, "default", "default"))
+
+
+def load_rules(text: str, source: str = "ROUTING_RULES") -> Ruleset:
+    """Parse rules from JSON text; errors name the source, the rule and the field."""
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise RulesError(f"{source} is not valid JSON: {exc}", field=source) from None
+    try:
+        return parse_rules(document)
+    except RulesError as exc:
+        raise RulesError(f"{source}: {exc}", field=exc.field) from None
