@@ -86,7 +86,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
-        alwaysReady: alwaysReadyInstances == 0 ? [] : [
+        alwaysReady: (alwaysReadyInstances == 0) ? [] : [
           {
             name: 'function:incoming_call'
             instanceCount: alwaysReadyInstances

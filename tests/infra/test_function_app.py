@@ -43,7 +43,7 @@ def test_deployment_package_goes_to_a_blob_container_with_the_user_assigned_iden
 def test_site_runs_as_the_user_assigned_identity_also_for_key_vault_references(infra):
     site = infra.function.one("Microsoft.Web/sites")
     assert site["identity"]["type"] == "UserAssigned"
-    assert list(site["identity"]["userAssignedIdentities"]) == ["${identityId}"]
+    assert list(site["identity"]["userAssignedIdentities"]) == ["'${identityId}'"]
     assert site["properties"]["keyVaultReferenceIdentity"] == "identityId"
 
 
