@@ -141,8 +141,12 @@ def _acs(env: Mapping[str, str]) -> AcsSettings:
     caller_id = _get(env, "ACS_CALLER_ID") or None
     if caller_id is not None:
         from shared.domain.identifiers import parse_phone_number
+        from shared.errors import ValidationError
 
-        parse_phone_number(caller_id, field_name="setting ACS_CALLER_ID")
+        try:
+            parse_phone_number(caller_id, field_name="setting ACS_CALLER_ID")
+        except ValidationError as exc:
+            raise ConfigError(str(exc)) from None
     return AcsSettings(endpoint=endpoint, access_key=key, caller_id=caller_id, resource_id=_get(env, "ACS_RESOURCE_ID") or None)
 
 
