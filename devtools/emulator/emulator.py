@@ -1,0 +1,201 @@
+"""The Emulator: wires the model, REST surface, callbacks and test controls onto one loopback server."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Iterable
+
+import aiohttp
+from aiohttp import web
+
+from .activity import Activity
+from .auth import decode_access_key
+from .callbacks import CallbackDispatcher
+from .control import add_control_routes
+from .engine import CallEngine, Reply
+from .identifiers import Identifier
+from .jwt_signing import DEFAULT_ISSUER, CallbackSigner
+from .model import CallConnection, Fault, Outcome, TargetScript
+from .server import AcsApi
+
+# A fixed, documented local key (base64 of 32 ASCII bytes) so settings can be written in advance.
+# It is not a secret: it only opens the emulator.
+DEFAULT_ACCESS_KEY = base64.b64encode(b"callsteer-local-acs-emulator-key").decode("ascii")
+# Stands in for the ACS resource's immutable id, the audience of the callback tokens.
+DEFAULT_RESOURCE_ID = "00000000-0000-4000-8000-00000000ac50"
+DEFAULT_APP_URL = "http://127.0.0.1:7071"
+INCOMING_CALL_FUNCTION = "incoming_call"
+_RESOURCE_TOPIC = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/emulator/providers/"
+                   "Microsoft.Communication/communicationServices/emulator")
+
+
+class Emulator:
+    """A local Azure Communication Services Call Automation endpoint for tests and local runs."""
+
+    def __init__(self, app_url: str = DEFAULT_APP_URL, access_key: str = DEFAULT_ACCESS_KEY,
+                 resource_id: str = DEFAULT_RESOURCE_ID, issuer: str = DEFAULT_ISSUER, latency_ms: int = 0,
+                 time_scale: float = 1.0, host: str = "127.0.0.1") -> None:
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive (0.01 runs a 20 s timeout in 0.2 s)")
+        if latency_ms < 0:
+            raise ValueError("latency_ms must not be negative")
+        self.app_url = app_url.rstrip("/")
+        self.access_key = access_key
+        self.resource_id = resource_id
+        self.issuer = issuer
+        self.latency_ms = latency_ms
+        self.time_scale = time_scale
+        self.host = host
+        self._activity = Activity()
+        self._signer = CallbackSigner(issuer, resource_id)
+        self._dispatcher = CallbackDispatcher(self._activity, self._signer, time_scale)
+        self._engine = CallEngine(self._dispatcher, time_scale, _RESOURCE_TOPIC)
+        self._api = AcsApi(self._engine, self._activity, self._signer, decode_access_key(access_key), latency_ms)
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.port = 0
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:8123 (the CallAutomationClient endpoint)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def connection_string(self) -> str:
+        """An ACS-style connection string; note the SDK's from_connection_string forces https."""
+        return f"endpoint={self.url}/;accesskey={self.access_key}"
+
+    async def start(self, port: int = 0) -> None:
+        """Listen on host:port (0 picks a free port) on the running event loop."""
+        app = web.Application()
+        self._api.add_routes(app)
+        add_control_routes(app, self)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, port)
+        await site.start()
+        server = site._server  # aiohttp exposes the bound port only through the server's sockets
+        assert server is not None and server.sockets
+        self.port = server.sockets[0].getsockname()[1]
+        self._api.base_url = self.url
+        self._session = aiohttp.ClientSession()
+        self._dispatcher.session = self._session
+
+    async def stop(self) -> None:
+        """Cancel timers and deliveries, close the server and the callback client."""
+        await self._activity.cancel_all()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # ---- incoming calls -----------------------------------------------------------------------
+
+    def incoming_call(self, from_: str = "+14255550123", to: str = "+18005550100",
+                      caller_display_name: str | None = None, sip_headers: dict[str, str] | None = None,
+                      voip_headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """Register a ringing call and return its Event Grid IncomingCall event (not delivered)."""
+        return self._engine.new_incoming_call(Identifier.parse(from_), Identifier.parse(to), caller_display_name,
+                                              sip_headers, voip_headers)
+
+    async def deliver_incoming_call(self, event: dict[str, Any]) -> int:
+        """POST [event] to the app's Event Grid webhook as Event Grid does; return the HTTP status."""
+        assert self._session is not None, "start() the emulator first"
+        url = f"{self.app_url}/runtime/webhooks/eventgrid?functionName={INCOMING_CALL_FUNCTION}"
+        headers = {
+            "Content-Type": "application/json",
+            "aeg-event-type": "Notification",
+            "aeg-subscription-name": "EMULATOR-INCOMING-CALL",
+            "aeg-delivery-count": "0",
+            "aeg-data-version": event.get("dataVersion", "1.0"),
+            "aeg-metadata-version": event.get("metadataVersion", "1"),
+        }
+        async with self._session.post(url, data=json.dumps([event]), headers=headers) as response:
+            await response.read()
+            return response.status
+
+    # ---- scripting ----------------------------------------------------------------------------
+
+    def script_target(self, raw_id: str, outcome: str | Outcome = Outcome.ANSWER, delay_ms: int = 0) -> None:
+        """Set what a target does when dialled (CreateCall, AddParticipant, transfer): answer, decline, no-answer, busy."""
+        self._engine.script_target(Identifier.parse(raw_id), TargetScript(Outcome(outcome), delay_ms))
+
+    def add_call_locator(self, locator_id: str, participants: Iterable[str] = ()) -> None:
+        """Make a groupCallId or roomId known to Connect, with the raw ids already in that call."""
+        self._engine.add_locator(locator_id, [Identifier.parse(p) for p in participants])
+
+    def inject_fault(self, operation: str = "*", status: int = 500, count: int = 1, retry_after: float | None = None,
+                     code: str | None = None, sub_code: int | None = None) -> None:
+        """Fail the next `count` requests of an operation (a spec operationId, or "*") with `status`."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        self._api.faults.append(Fault(operation, status, count, retry_after, code, sub_code))
+
+    def clear_faults(self) -> None:
+        """Drop every fault not yet used."""
+        self._api.faults.clear()
+
+    def hang_up(self, call_connection_id: str, raw_id: str | None = None) -> None:
+        """A participant (default: the original caller) hangs up; CallDisconnected or ParticipantsUpdated follows."""
+        self._launch(self._engine.remote_hang_up(call_connection_id, raw_id))
+
+    # ---- introspection ------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """REST calls received: operation, method, path, status, repeatability_id, body, replayed."""
+        return self._api.records
+
+    @property
+    def callbacks(self) -> list[dict[str, Any]]:
+        """Callbacks posted: call_connection_id, type, event, url, status (None if unreachable), attempts."""
+        return self._dispatcher.records
+
+    @property
+    def calls(self) -> dict[str, CallConnection]:
+        """Every call connection by id, ended ones included."""
+        return self._engine.calls
+
+    def call(self, call_connection_id: str) -> CallConnection:
+        """One call connection; KeyError if unknown."""
+        return self._engine.calls[call_connection_id]
+
+    @property
+    def incoming_calls(self) -> list[dict[str, Any]]:
+        """Incoming calls and where they stand (without their incomingCallContext)."""
+        return [incoming.to_json() for incoming in self._engine.incoming.values()]
+
+    async def idle(self, timeout: float = 5) -> None:
+        """Wait until no callback is queued or in flight and no timer runs; TimeoutError otherwise."""
+        await self._activity.idle(timeout)
+
+    # ---- callback tokens ----------------------------------------------------------------------
+
+    def mint_callback_token(self, *, key: str = "emulator", headers: dict[str, Any] | None = None,
+                            **claims: Any) -> str:
+        """A callback JWT; claims override iss/aud/iat/nbf/exp (None drops one), key="foreign" signs with an unknown key."""
+        return self._signer.mint(key=key, headers=headers, **claims)
+
+    def jwks(self) -> dict[str, Any]:
+        """The key set served at /calling/keys."""
+        return self._signer.jwks()
+
+    def openid_configuration(self) -> dict[str, Any]:
+        """The metadata served at /calling/.well-known/acsopenidconfiguration."""
+        return self._signer.openid_configuration(self.url)
+
+    def _launch(self, reply: Reply) -> None:
+        for effect in reply.effects:
+            self._activity.spawn(effect())
