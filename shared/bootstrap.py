@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable
 
 from shared.config import Settings, load_settings
 from shared.domain.routing import Ruleset, load_rules
-from shared.errors import ConfigError
+from shared.errors import ConfigError, RulesError
 
 if TYPE_CHECKING:
     from shared.adapters.acs import CallControl
@@ -45,15 +45,22 @@ def utc_now() -> datetime:
 def read_rules(settings: Settings) -> Ruleset:
     """Load the ruleset from ROUTING_RULES or ROUTING_RULES_FILE (relative paths from the project root)."""
     if settings.rules_json:
-        return load_rules(settings.rules_json, "ROUTING_RULES")
-    path = Path(settings.rules_file)
-    if not path.is_absolute():
-        path = PROJECT_ROOT / path
+        text, source = settings.rules_json, "ROUTING_RULES"
+    else:
+        path = Path(settings.rules_file)
+        if not path.is_absolute():
+            path = PROJECT_ROOT / path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"setting ROUTING_RULES_FILE names {str(path)!r}, which cannot be read: "
+                              f"{exc.strerror}") from None
+        source = f"ROUTING_RULES_FILE {path.name}"
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"setting ROUTING_RULES_FILE names {str(path)!r}, which cannot be read: {exc.strerror}") from None
-    return load_rules(text, f"ROUTING_RULES_FILE {path.name}")
+        return load_rules(text, source)
+    except RulesError as exc:
+        # A bad ruleset is a settings problem: refused whole at load, before any call is decided by it.
+        raise ConfigError(str(exc)) from exc
 
 
 def _credential():
@@ -110,3 +117,12 @@ def reset_services() -> None:
     """Forget the built services so the next use re-reads settings (used when settings change at run time)."""
     global _services, _loop
     _services, _loop = None, None
+
+
+async def close_services() -> None:
+    """Close the clients of the built services (on the loop they were built on) and forget them."""
+    services = _services
+    reset_services()
+    if services is not None:
+        await services.store.close()
+        await services.control.close()

@@ -91,8 +91,18 @@ def _value(x: Any) -> str:
     return getattr(x, "value", x)
 
 
+_DISCOVERED: dict[int, tuple[list[HttpFunction], dict[str, EventGridFunction]]] = {}
+
+
 def discover(app: func.FunctionApp) -> tuple[list[HttpFunction], dict[str, EventGridFunction]]:
     """The HTTP and Event Grid functions an app registers, read from its bindings as the host reads them."""
+    # FunctionApp.get_functions() indexes the app and refuses to run twice: read it once per app.
+    if id(app) not in _DISCOVERED:
+        _DISCOVERED[id(app)] = _index(app)
+    return _DISCOVERED[id(app)]
+
+
+def _index(app: func.FunctionApp) -> tuple[list[HttpFunction], dict[str, EventGridFunction]]:
     http, eventgrid = [], {}
     for function in app.get_functions():
         trigger = function.get_trigger()
