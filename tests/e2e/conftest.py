@@ -80,7 +80,10 @@ class Stack:
         async with self.http.post(url, data=payload, headers={"Content-Type": "application/json", **(headers or {})}
                                   ) as response:
             text = await response.text()
-            return response.status, (json.loads(text) if text else None)
+            try:
+                return response.status, (json.loads(text) if text else None)
+            except ValueError:
+                return response.status, text
 
     async def ring(self, **kwargs: Any) -> dict[str, Any]:
         """Place an incoming call through the emulator and Event Grid's webhook; wait for its callbacks."""
