@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import time
@@ -25,6 +26,12 @@ def _new_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+@functools.cache
+def _process_key() -> rsa.RSAPrivateKey:
+    # One RSA-2048 key per process: generating one costs ~0.1 s, and test suites start many emulators.
+    return _new_key()
+
+
 def _public_jwk(key: rsa.RSAPrivateKey) -> dict[str, str]:
     numbers = key.public_key().public_numbers()
     jwk = {"e": _b64url_uint(numbers.e), "kty": "RSA", "n": _b64url_uint(numbers.n)}
@@ -40,7 +47,7 @@ class CallbackSigner:
     def __init__(self, issuer: str, audience: str) -> None:
         self.issuer = issuer
         self.audience = audience
-        self._key = _new_key()
+        self._key = _process_key()
         self._jwk = _public_jwk(self._key)
         self._foreign_key: rsa.RSAPrivateKey | None = None
 

@@ -158,7 +158,8 @@ async def verify_callback_token(emu: Emulator, token: str) -> dict[str, Any]:
             key_set = jwt.PyJWKSet.from_dict(await response.json())
     kid = jwt.get_unverified_header(token)["kid"]
     key = next(k for k in key_set.keys if k.key_id == kid)
-    return jwt.decode(token, key.key, algorithms=["RS256"], audience=emu.resource_id, issuer=metadata["issuer"])
+    return jwt.decode(token, key.key, algorithms=["RS256"], audience=emu.resource_id, issuer=metadata["issuer"],
+                      options={"require": ["exp", "iat", "nbf", "iss", "aud"]})
 
 
 async def answered_call(emu: Emulator, client: CallAutomationClient, receiver: CallbackReceiver,
