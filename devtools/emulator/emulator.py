@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 import aiohttp
 from aiohttp import web
@@ -77,8 +78,8 @@ class Emulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, port)
         await site.start()
-        server = site._server  # aiohttp exposes the bound port only through the server's sockets
-        assert server is not None and server.sockets
+        # aiohttp exposes the bound port (needed for port 0) only through the server's sockets.
+        server = cast(asyncio.Server, site._server)
         self.port = server.sockets[0].getsockname()[1]
         self._api.base_url = self.url
         self._session = aiohttp.ClientSession()

@@ -7,7 +7,7 @@ import base64
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable, Coroutine
 
 from .callbacks import CallbackDispatcher
 from .errors import AcsError, bad_request, not_found
@@ -25,7 +25,7 @@ DEFAULT_RING_TIMEOUT_S = 60.0
 MAX_INVITATION_TIMEOUT_S = 180
 REJECT_REASONS = ("none", "busy", "forbidden")
 
-Effect = Callable[[], Awaitable[None]]
+Effect = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)
@@ -168,10 +168,11 @@ class CallEngine:
         locator = body.required_object("callLocator")
         callback_uri = body.required_url("callbackUri")
         operation_context = body.optional_str("operationContext")
-        ids = {key: locator.get(key) for key in ("serverCallId", "groupCallId", "roomId") if locator.get(key)}
-        if len(ids) != 1 or not all(isinstance(v, str) for v in ids.values()):
+        ids = [(key, value) for key in ("serverCallId", "groupCallId", "roomId")
+               if isinstance(value := locator.get(key), str) and value]
+        if len(ids) != 1:
             raise bad_request("The field 'callLocator' must carry exactly one of serverCallId, groupCallId, roomId.")
-        (kind, locator_id), = ids.items()
+        kind, locator_id = ids[0]
         participants = self._locator_participants(kind, locator_id)
         call = CallConnection(
             id=str(uuid.uuid4()),
@@ -382,7 +383,7 @@ class CallEngine:
     async def _invite(self, call: CallConnection, invitation: Invitation, ring_s: float) -> None:
         if invitation.state != InvitationState.PENDING:
             return
-        invitation.task = asyncio.current_task()  # type: ignore[assignment]
+        invitation.task = asyncio.current_task()
         _, outcome = await self._ring(invitation.target, ring_s)
         invitation.task = None
         if invitation.state != InvitationState.PENDING or not call.is_active:

@@ -119,7 +119,7 @@ class Invitation:
     operation_context: str | None
     callback_url: str
     state: InvitationState = InvitationState.PENDING
-    task: asyncio.Task[None] | None = field(default=None, repr=False, compare=False)
+    task: asyncio.Task[Any] | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """Introspection view."""
