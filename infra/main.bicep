@@ -1,5 +1,5 @@
 // callsteer: steers phone calls with Azure Communication Services Call Automation from a Python
-// Function App on the Flex Consumption plan. Deployed with `azd up` (see docs/deploy.md).
+// Function App on the Flex Consumption plan. Deployed with `azd up` (see README.md, "Deploy to Azure").
 targetScope = 'subscription'
 
 @minLength(1)

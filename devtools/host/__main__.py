@@ -13,7 +13,7 @@ from devtools.host import PROJECT_ROOT, LocalHost, load_local_settings, route_pr
 
 
 async def serve(port: int, settings_file: str) -> None:
-    applied = load_local_settings(PROJECT_ROOT / settings_file)
+    applied = [] if settings_file == "-" else load_local_settings(PROJECT_ROOT / settings_file)
     if applied:
         logging.getLogger("callsteer.host").info("read %d settings from %s", len(applied), settings_file)
     sys.path.insert(0, str(PROJECT_ROOT))
@@ -37,7 +37,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devtools.host", description=__doc__)
     parser.add_argument("--port", type=int, default=7071, help="port to listen on (0 picks a free one)")
     parser.add_argument("--settings", default="local.settings.json",
-                        help="Core Tools settings file whose Values become environment variables (env wins)")
+                        help="Core Tools settings file whose Values become environment variables (env wins); "
+                             "'-' reads none")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)

@@ -17,5 +17,5 @@ for ($attempt = 1; $attempt -le 3; $attempt++) {
         Start-Sleep -Seconds 30
     }
 }
-Write-Error "Could not create the IncomingCall subscription. Check that incoming_call is listed under the Function App's functions, then run 'azd provision' again (see docs/deploy.md, troubleshooting)."
+Write-Error "Could not create the IncomingCall subscription. Check that incoming_call is listed under the Function App's functions, then run 'azd provision' again (see README.md, Deploy to Azure, troubleshooting)."
 exit 1

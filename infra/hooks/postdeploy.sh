@@ -14,7 +14,7 @@ attempt=1
 until azd provision --no-prompt; do
   if [ "$attempt" -ge 3 ]; then
     echo "Could not create the IncomingCall subscription. Check that incoming_call is listed under the" >&2
-    echo "Function App's functions, then run 'azd provision' again (see docs/deploy.md, troubleshooting)." >&2
+    echo "Function App's functions, then run 'azd provision' again (see README.md, Deploy to Azure, troubleshooting)." >&2
     exit 1
   fi
   attempt=$((attempt + 1))

@@ -1,0 +1,114 @@
+"""The local demo: Azurite + the ACS emulator + the local host, then sample calls answered, rejected and redirected.
+
+python -m devtools.demo [--keep-running]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+from typing import Any
+
+from devtools.stack import LocalStack
+
+SAMPLE_CALLS = (
+    {"title": "a customer calls the support line", "from": "+14255550123", "to": "+18005550111"},
+    {"title": "a premium-rate number calls", "from": "+19005550142", "to": "+18005550100"},
+    {"title": "a call to the overflow line", "from": "+14255550188", "to": "+18005550177"},
+    {"title": "a gold-tier agent calls over VoIP", "from": "8:acs:00000000-0000-0000-0000-000000000000_0000000000b2",
+     "to": "8:acs:00000000-0000-0000-0000-000000000000_00000000000ff", "voipHeaders": {"X-MS-Custom-Tier": "gold"}},
+    {"title": "a call to a number no rule knows", "from": "+442079460000", "to": "+18005550999"},
+)
+
+
+def _request(method: str, url: str, body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read().decode()
+            return response.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as error:
+        text = error.read().decode()
+        return error.code, json.loads(text) if text else None
+
+
+def _idle(stack: LocalStack) -> None:
+    _request("POST", f"{stack.emulator_url}/emulator/idle?timeout=10")
+
+
+def _timeline(call: dict[str, Any]) -> list[str]:
+    start = datetime.fromisoformat(call["startedAt"])
+    lines = []
+    for event in call["events"]:
+        offset = (datetime.fromisoformat(event["time"]) - start).total_seconds() * 1000
+        extra = ""
+        if "participants" in event:
+            extra = f" participants={len(event['participants'])} seq={event.get('sequenceNumber')}"
+        if "resultInformation" in event:
+            result = event["resultInformation"]
+            extra += f" result={result.get('code')}/{result.get('subCode')}"
+        lines.append(f"      +{offset:7.0f} ms  {event['type']}{extra}")
+    return lines
+
+
+def _describe(call: dict[str, Any]) -> str:
+    decision = call.get("decision") or {}
+    detail = decision.get("reason") or decision.get("target") or ""
+    return (f"{decision.get('action', '?')}{' ' + detail if detail else ''} (rule {decision.get('rule', '?')!r})"
+            f" -> state {call['state']}")
+
+
+def run(keep_running: bool) -> int:
+    print("starting Azurite, the ACS emulator and the local Functions host ...", flush=True)
+    with LocalStack() as stack:
+        print(f"  local host: {stack.host_url}   emulator: {stack.emulator_url}   "
+              f"Azurite tables: port {stack.azurite.port}\n", flush=True)
+        answered = []
+        for sample in SAMPLE_CALLS:
+            body = {k: v for k, v in sample.items() if k != "title"}
+            status, event = _request("POST", f"{stack.emulator_url}/emulator/incoming-calls", body)
+            if status != 201:
+                print(f"could not place the call: {status} {event}", file=sys.stderr)
+                return 1
+            _idle(stack)
+            status, listing = _request("GET", f"{stack.host_url}/api/calls?limit=50")
+            call_id = next(c["id"] for c in listing["calls"] if c["correlationId"] == event["data"]["correlationId"])
+            _, call = _request("GET", f"{stack.host_url}/api/calls/{call_id}")
+            print(f"* {sample['title']}: {sample['from']} -> {sample['to']}")
+            print(f"    decision: {_describe(call)}")
+            print("\n".join(_timeline(call)) or "      (no callbacks follow a reject or a redirect)")
+            if call["state"] == "connected":
+                answered.append(call)
+        for call in answered:
+            _request("POST", f"{stack.emulator_url}/emulator/calls/{call['callConnectionId']}/hang-up", {})
+            _idle(stack)
+            _, ended = _request("GET", f"{stack.host_url}/api/calls/{call['callConnectionId']}")
+            print(f"\n* the caller of {call['callConnectionId']} hangs up: state {ended['state']}")
+            print("\n".join(_timeline(ended)))
+        _, listing = _request("GET", f"{stack.host_url}/api/calls?limit=50")
+        print(f"\n{len(listing['calls'])} calls recorded in Table Storage (Azurite). "
+              f"State API: {stack.host_url}/api/calls")
+        if keep_running:
+            print("running until Ctrl-C ...", flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
+    parser.add_argument("--keep-running", action="store_true", help="leave the stack up after the sample calls")
+    sys.exit(run(parser.parse_args().keep_running))
+
+
+if __name__ == "__main__":
+    main()
