@@ -43,9 +43,11 @@ async def callbacks(req: func.HttpRequest) -> func.HttpResponse:
     """Receive Call Automation's callback events for one call and update its state."""
 
     async def work(services):
-        handlers.check_callback_token(services, req.route_params.get("callKey", ""), req.route_params.get("token", ""))
+        call_key = req.route_params.get("callKey", "")
+        await handlers.authenticate_callback(services, call_key, req.route_params.get("token", ""),
+                                             req.headers.get("Authorization"))
         events = parse_callback_body(read_body(req))
-        outcome = await handlers.on_callback(services, req.route_params["callKey"], events)
+        outcome = await handlers.on_callback(services, call_key, events)
         return json_response({"applied": outcome.applied, "duplicates": outcome.duplicates})
 
     return await respond(work)

@@ -15,6 +15,7 @@ from shared.errors import ConfigError, RulesError
 
 if TYPE_CHECKING:
     from shared.adapters.acs import CallControl
+    from shared.adapters.callback_auth import CallbackVerifier
     from shared.adapters.store import CallStore
 
 log = logging.getLogger("callsteer")
@@ -36,6 +37,8 @@ class Services:
     store: CallStore
     control: CallControl
     clock: Callable[[], datetime]
+    # None only when ACS_CALLBACK_VERIFY_JWT=false: callbacks are then checked by their URL token alone.
+    callback_verifier: CallbackVerifier | None
 
 
 def utc_now() -> datetime:
@@ -89,15 +92,19 @@ def _acs_client(settings: Settings):
 
 def build_services(settings: Settings | None = None) -> Services:
     from shared.adapters.acs import AcsCallControl
+    from shared.adapters.callback_auth import JwksCallbackVerifier
     from shared.adapters.store import TableCallStore
 
     settings = settings or load_settings()
     rules = read_rules(settings)
-    if not settings.callback.verify_jwt:
+    verifier = None
+    if settings.callback.verify_jwt:
+        verifier = JwksCallbackVerifier(settings.callback.jwks_url, settings.callback.issuer, settings.acs.resource_id)
+    else:
         log.warning("callback JWT verification is OFF (ACS_CALLBACK_VERIFY_JWT=false): callbacks are checked by "
                     "their per-call token only; never run this way in production")
     return Services(settings=settings, rules=rules, store=TableCallStore(_table_client(settings)),
-                    control=AcsCallControl(_acs_client(settings)), clock=utc_now)
+                    control=AcsCallControl(_acs_client(settings)), clock=utc_now, callback_verifier=verifier)
 
 
 _services: Services | None = None

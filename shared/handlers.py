@@ -71,10 +71,12 @@ class CallbackOutcome:
     duplicates: int
 
 
-def check_callback_token(services: Services, call_key: str, token: str) -> None:
-    """Refuse a callback whose URL token was not made by this app for this call key."""
+async def authenticate_callback(services: Services, call_key: str, token: str, authorization: str | None) -> None:
+    """Refuse a callback unless its URL token was made by this app for this call key and ACS signed it."""
     if not token_matches(services.settings.callback.secret, call_key, token):
         raise Unauthorized("callback URL token does not match its call key")
+    if services.callback_verifier is not None:
+        await services.callback_verifier.verify(authorization)
 
 
 async def on_callback(services: Services, call_key: str, events: list[CallEvent]) -> CallbackOutcome:

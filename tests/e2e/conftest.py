@@ -74,9 +74,16 @@ class Stack:
         async with self.http.get(f"{self.url}{path}") as response:
             return response.status, await response.json(content_type=None)
 
+    def signed(self, **claims: Any) -> dict[str, str]:
+        """Headers of a callback as ACS sends it: a bearer JWT from the emulator's signing key."""
+        return {"Authorization": f"Bearer {self.emulator.mint_callback_token(**claims)}"}
+
     async def post(self, url: str, body: Any = None, data: bytes | None = None,
                    headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """POST JSON; callback URLs get a valid ACS JWT unless `headers` says otherwise."""
         payload = data if data is not None else json.dumps(body).encode()
+        if headers is None and "/api/callbacks/" in url:
+            headers = self.signed()
         async with self.http.post(url, data=payload, headers={"Content-Type": "application/json", **(headers or {})}
                                   ) as response:
             text = await response.text()
