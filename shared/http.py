@@ -98,3 +98,10 @@ def query_choice(req: func.HttpRequest, name: str, choices: tuple[str, ...]) -> 
     if raw not in choices:
         raise ValidationError(f"query parameter {name} must be one of {', '.join(choices)}", field=name)
     return raw
+
+
+def operation_context_param(req: func.HttpRequest) -> str | None:
+    """The optional operationContext query parameter of DELETE requests (which have no body)."""
+    from shared.domain.requests import operation_context
+
+    return operation_context({"operationContext": req.params.get("operationContext") or None})

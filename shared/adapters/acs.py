@@ -10,6 +10,7 @@ from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
 # The SDK's own raw-id parser; it is not re-exported by the package (pinned in requirements.txt).
 from azure.communication.callautomation._shared.models import identifier_from_raw_id
+from azure.communication.callautomation import PhoneNumberIdentifier
 from azure.communication.callautomation.aio import CallAutomationClient
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
@@ -55,6 +56,29 @@ class CallControl(Protocol):
     async def reject(self, incoming_call_context: str, reason: str, repeat: Repeatability) -> None: ...
 
     async def redirect(self, incoming_call_context: str, target: Identifier, repeat: Repeatability) -> None: ...
+
+    async def create_call(self, targets: tuple[Identifier, ...], callback_url: str, caller_id: str | None,
+                          display_name: str | None, operation_context: str, repeat: Repeatability) -> Connection: ...
+
+    async def connect(self, locator_kind: str, locator_id: str, callback_url: str, operation_context: str,
+                      repeat: Repeatability) -> Connection: ...
+
+    async def transfer(self, call_connection_id: str, target: Identifier, transferee: Identifier | None,
+                       sip_headers: dict[str, str] | None, voip_headers: dict[str, str] | None,
+                       operation_context: str, repeat: Repeatability) -> None: ...
+
+    async def add_participant(self, call_connection_id: str, target: Identifier, caller_id: str | None,
+                              display_name: str | None, invitation_timeout: int | None,
+                              sip_headers: dict[str, str] | None, voip_headers: dict[str, str] | None,
+                              operation_context: str, repeat: Repeatability) -> str: ...
+
+    async def cancel_add_participant(self, call_connection_id: str, invitation_id: str, operation_context: str,
+                                     repeat: Repeatability) -> None: ...
+
+    async def remove_participant(self, call_connection_id: str, target: Identifier, operation_context: str,
+                                 repeat: Repeatability) -> None: ...
+
+    async def hang_up(self, call_connection_id: str, for_everyone: bool, repeat: Repeatability) -> None: ...
 
 
 def _acs_error(exc: Exception, action: str) -> AcsError:
@@ -107,3 +131,59 @@ class AcsCallControl:
     async def redirect(self, incoming_call_context: str, target: Identifier, repeat: Repeatability) -> None:
         await self._send("RedirectCall", lambda: self._client.redirect_call(
             incoming_call_context, to_sdk_identifier(target), headers=repeat.headers()))
+
+    async def create_call(self, targets: tuple[Identifier, ...], callback_url: str, caller_id: str | None,
+                          display_name: str | None, operation_context: str, repeat: Repeatability) -> Connection:
+        sdk_targets = [to_sdk_identifier(t) for t in targets]
+        props = await self._send("CreateCall", lambda: self._client.create_call(
+            sdk_targets[0] if len(sdk_targets) == 1 else sdk_targets, callback_url,
+            source_caller_id_number=PhoneNumberIdentifier(caller_id) if caller_id else None,
+            source_display_name=display_name, operation_context=operation_context, headers=repeat.headers()))
+        return Connection(props.call_connection_id, props.server_call_id, props.correlation_id)
+
+    async def connect(self, locator_kind: str, locator_id: str, callback_url: str, operation_context: str,
+                      repeat: Repeatability) -> Connection:
+        locator = {"serverCall": "server_call_id", "groupCall": "group_call_id", "room": "room_id"}[locator_kind]
+        props = await self._send("Connect", lambda: self._client.connect_call(
+            callback_url, operation_context=operation_context, headers=repeat.headers(), **{locator: locator_id}))
+        return Connection(props.call_connection_id, props.server_call_id, props.correlation_id)
+
+    async def transfer(self, call_connection_id: str, target: Identifier, transferee: Identifier | None,
+                       sip_headers: dict[str, str] | None, voip_headers: dict[str, str] | None,
+                       operation_context: str, repeat: Repeatability) -> None:
+        connection = self._client.get_call_connection(call_connection_id)
+        await self._send("TransferToParticipant", lambda: connection.transfer_call_to_participant(
+            to_sdk_identifier(target), operation_context=operation_context,
+            transferee=to_sdk_identifier(transferee) if transferee else None, sip_headers=sip_headers or None,
+            voip_headers=voip_headers or None, headers=repeat.headers()))
+
+    async def add_participant(self, call_connection_id: str, target: Identifier, caller_id: str | None,
+                              display_name: str | None, invitation_timeout: int | None,
+                              sip_headers: dict[str, str] | None, voip_headers: dict[str, str] | None,
+                              operation_context: str, repeat: Repeatability) -> str:
+        connection = self._client.get_call_connection(call_connection_id)
+        result = await self._send("AddParticipant", lambda: connection.add_participant(
+            to_sdk_identifier(target), invitation_timeout=invitation_timeout, operation_context=operation_context,
+            source_caller_id_number=PhoneNumberIdentifier(caller_id) if caller_id else None,
+            source_display_name=display_name, sip_headers=sip_headers or None, voip_headers=voip_headers or None,
+            headers=repeat.headers()))
+        return result.invitation_id
+
+    async def cancel_add_participant(self, call_connection_id: str, invitation_id: str, operation_context: str,
+                                     repeat: Repeatability) -> None:
+        connection = self._client.get_call_connection(call_connection_id)
+        await self._send("CancelAddParticipant", lambda: connection.cancel_add_participant_operation(
+            invitation_id, operation_context=operation_context, headers=repeat.headers()))
+
+    async def remove_participant(self, call_connection_id: str, target: Identifier, operation_context: str,
+                                 repeat: Repeatability) -> None:
+        connection = self._client.get_call_connection(call_connection_id)
+        await self._send("RemoveParticipant", lambda: connection.remove_participant(
+            to_sdk_identifier(target), operation_context=operation_context, headers=repeat.headers()))
+
+    async def hang_up(self, call_connection_id: str, for_everyone: bool, repeat: Repeatability) -> None:
+        connection = self._client.get_call_connection(call_connection_id)
+        # Terminate takes repeatability headers; the DELETE that removes only the app takes none.
+        headers = repeat.headers() if for_everyone else None
+        await self._send("TerminateCall" if for_everyone else "HangupCall", lambda: connection.hang_up(
+            for_everyone, **({"headers": headers} if headers else {})))

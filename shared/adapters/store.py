@@ -24,17 +24,19 @@ from azure.data.tables.aio import TableClient
 
 from shared.domain.call import Call, EventRecord
 from shared.domain.events import ResultInformation, parse_time
+from shared.domain.operations import Operation
 from shared.errors import ConcurrencyConflict, StoreUnavailable
 
 TABLE_NAME = "calls"
 MAIN_ROW = "call"
 EVENT_PREFIX = "evt-"
 SCHEMA = 1
-# Fields a decision owns; merged into a row a racing callback already created, never touching its state.
-_DECISION_FIELDS = ("callKey", "direction", "from", "to", "callerDisplayName", "decision", "serverCallId",
-                    "correlationId", "callConnectionId", "startedAt", "error")
 
 T = TypeVar("T")
+
+
+class CallExists(ConcurrencyConflict):
+    """An insert found the call already stored (a callback raced ahead, or a redelivery)."""
 
 
 class DuplicateEvent(Exception):
@@ -58,11 +60,13 @@ class CallStore(Protocol):
 
     async def load(self, call_id: str) -> Loaded | None: ...
 
-    async def load_with_events(self, call_id: str) -> tuple[Call, list[EventRecord]] | None: ...
+    async def load_with_events(self, call_id: str) -> tuple[Loaded, list[EventRecord]] | None: ...
 
-    async def record_decision(self, call: Call) -> None: ...
+    async def insert(self, call: Call) -> None:
+        """Store a new call; CallExists if a row for it is there already."""
 
-    async def save(self, call: Call, etag: str | None, events: list[EventRecord]) -> None: ...
+    async def save(self, call: Call, etag: str | None, events: list[EventRecord]) -> None:
+        """Write the call (created when etag is None, else only if unchanged) with new event rows, atomically."""
 
     async def list_calls(self, limit: int, state: str | None = None, direction: str | None = None) -> list[Call]: ...
 
@@ -107,6 +111,9 @@ def call_to_entity(call: Call) -> dict[str, Any]:
         "updatedAt": call.updated_at.isoformat(),
         "endedAt": call.ended_at.isoformat() if call.ended_at else None,
         "eventCount": call.event_count,
+        "operations": _dumps([op.to_dict() for op in call.operations]) if call.operations else None,
+        "plan": _dumps(call.plan),
+        "planState": _dumps(call.plan_state),
     }
     # Table Storage has no null: an absent property reads back as None.
     return {k: v for k, v in entity.items() if v is not None}
@@ -133,6 +140,9 @@ def entity_to_call(entity: dict[str, Any]) -> Call:
         error=_loads(entity.get("error")),
         ended_at=_time(entity.get("endedAt")),
         event_count=entity.get("eventCount", 0),
+        operations=tuple(Operation.from_dict(op, _time) for op in _loads(entity.get("operations")) or ()),
+        plan=_loads(entity.get("plan")),
+        plan_state=_loads(entity.get("planState")),
     )
 
 
@@ -219,7 +229,7 @@ class TableCallStore:
             return None
         return Loaded(entity_to_call(entity), entity.metadata["etag"])
 
-    async def load_with_events(self, call_id: str) -> tuple[Call, list[EventRecord]] | None:
+    async def load_with_events(self, call_id: str) -> tuple[Loaded, list[EventRecord]] | None:
         async def query() -> list[dict[str, Any]]:
             pager = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": call_id})
             return [entity async for entity in pager]
@@ -232,17 +242,14 @@ class TableCallStore:
         if main is None:
             return None
         events = sorted((entity_to_event(r) for r in rows if r["RowKey"].startswith(EVENT_PREFIX)), key=lambda e: e.seq)
-        return entity_to_call(main), events
+        return Loaded(entity_to_call(main), main.metadata["etag"]), events
 
-    async def record_decision(self, call: Call) -> None:
+    async def insert(self, call: Call) -> None:
         entity = call_to_entity(call)
         try:
             await self._call(lambda: self._table.create_entity(entity))
-        except ResourceExistsError:
-            # A callback for this call got here first (or this is a redelivery): keep its state, add the decision.
-            merge = {"PartitionKey": call.id, "RowKey": MAIN_ROW,
-                     **{k: entity[k] for k in _DECISION_FIELDS if k in entity}}
-            await self._call(lambda: self._table.update_entity(merge, mode=UpdateMode.MERGE))
+        except ResourceExistsError as exc:
+            raise CallExists(f"call {call.id} is already stored") from exc
 
     async def save(self, call: Call, etag: str | None, events: list[EventRecord]) -> None:
         main = call_to_entity(call)

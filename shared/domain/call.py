@@ -6,9 +6,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from shared.domain import operations as ops
 from shared.domain.events import (
-    CallConnected, CallEvent, CallTransferAccepted, ParticipantsUpdated, ResultInformation,
+    CallConnected, CallEvent, CallTransferAccepted, CancelAddParticipantSucceeded, ParticipantsUpdated,
+    ResultInformation,
 )
+from shared.domain.operations import Operation
 
 INBOUND = "inbound"
 OUTBOUND = "outbound"
@@ -37,12 +40,12 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 }
 
 
-def next_state(state: str, event: CallEvent) -> str:
+def next_state(state: str, event: CallEvent, group_transfer: bool = False) -> str:
     """The state after an event: the table's entry, or the same state; terminal states never change."""
     if state in TERMINAL:
         return state
-    if isinstance(event, CallTransferAccepted) and event.transferee is not None and state == CONNECTED:
-        # A group-call transfer moves one participant away; the app stays in the call.
+    if isinstance(event, CallTransferAccepted) and group_transfer:
+        # A transfer with a transferee moves one participant of a group call away; the app stays in the call.
         return state
     return TRANSITIONS.get((state, event.name), state)
 
@@ -92,6 +95,9 @@ class Call:
     error: dict[str, Any] | None = None
     ended_at: datetime | None = None
     event_count: int = 0
+    operations: tuple[Operation, ...] = ()
+    plan: dict[str, Any] | None = None
+    plan_state: dict[str, Any] | None = None
 
     @property
     def ended(self) -> bool:
@@ -116,6 +122,9 @@ class Call:
             "startedAt": self.started_at.isoformat(),
             "updatedAt": self.updated_at.isoformat(),
             "endedAt": self.ended_at.isoformat() if self.ended_at else None,
+            "operations": [op.to_dict() for op in self.operations],
+            "plan": self.plan,
+            "planState": self.plan_state,
         }
 
 
@@ -143,7 +152,8 @@ def apply_event(call: Call, event: CallEvent, now: datetime) -> tuple[Call, Even
     """Fold one callback event into the call; returns the new call and the event's log entry."""
     record = EventRecord(seq=call.event_count + 1, id=event.id, type=event.name, time=event.time,
                          operation_context=event.operation_context, result=event.result, detail=_event_detail(event))
-    state = next_state(call.state, event)
+    transfer = ops.find(call.operations, event.operation_context or "") if isinstance(event, CallTransferAccepted) else None
+    state = next_state(call.state, event, group_transfer=bool(transfer and transfer.transferee))
     changes: dict[str, Any] = {
         "state": state,
         "updated_at": now,
@@ -154,6 +164,9 @@ def apply_event(call: Call, event: CallEvent, now: datetime) -> tuple[Call, Even
     }
     if event.result is not None:
         changes["last_result"] = {"event": event.name, **event.result.to_dict()}
+    invitation_id = event.invitation_id if isinstance(event, CancelAddParticipantSucceeded) else None
+    changes["operations"] = ops.close_by_event(call.operations, event.name, event.operation_context,
+                                               event.result.to_dict() if event.result else None, now, invitation_id)
     if isinstance(event, ParticipantsUpdated) and not call.ended:
         newer = (call.participants_seq is None or event.sequence_number is None
                  or event.sequence_number > call.participants_seq)
@@ -186,6 +199,12 @@ def call_from_decision(incoming: Any, decision: Any, call_key: str, now: datetim
                        call_connection_id: str | None = None, error: dict[str, Any] | None = None) -> Call:
     """The record of an inbound call once its decision was carried out (or failed, with `error`)."""
     state = FAILED if error else _DECIDED_STATE[decision.action]
+    # Answer is closed by CallConnected or AnswerFailed; reject and redirect by their HTTP response.
+    status = ops.FAILED if error else (ops.PENDING if decision.action == "answer" else ops.SUCCEEDED)
+    operation = Operation(context=answer_context(decision.rule) if decision.action == "answer" else decision.action,
+                          action=decision.action, status=status, created_at=incoming.event_time, updated_at=now,
+                          source="rule", target=decision_to_dict(decision).get("target"), result=error)
+    plan = decision.plan.to_dict() if getattr(decision, "plan", None) else None
     return Call(
         id=call_connection_id or call_key,
         call_key=call_key,
@@ -202,4 +221,44 @@ def call_from_decision(incoming: Any, decision: Any, call_key: str, now: datetim
         decision=decision_to_dict(decision),
         error=error,
         ended_at=now if state in TERMINAL else None,
+        operations=(operation,),
+        plan=plan,
+        plan_state={"phase": "waiting"} if plan and not error else None,
+    )
+
+
+def answer_context(rule: str) -> str:
+    """The operation context of a rule's answer: CallConnected and AnswerFailed carry it back."""
+    return f"answer:{rule}"
+
+
+def merge_declared(existing: Call, declared: Call, events: list[EventRecord], now: datetime) -> Call:
+    """A call the app declared (a decision, a created call) merged into the row a racing callback made first.
+
+    The callbacks' view of the call (state, participants, log) stays; the app's own facts (direction,
+    parties, decision, plan, operations) are added, and the operations are closed by the events already in.
+    """
+    operations = declared.operations
+    for record in sorted(events, key=lambda r: r.seq):
+        operations = ops.close_by_event(operations, record.type, record.operation_context,
+                                        record.result.to_dict() if record.result else None, now,
+                                        record.detail.get("invitationId"))
+    known = {op.context for op in operations}
+    operations = tuple(op for op in existing.operations if op.context not in known) + operations
+    return replace(
+        existing,
+        call_key=declared.call_key,
+        direction=declared.direction,
+        from_=declared.from_ or existing.from_,
+        to=declared.to or existing.to,
+        caller_display_name=declared.caller_display_name or existing.caller_display_name,
+        decision=declared.decision or existing.decision,
+        server_call_id=existing.server_call_id or declared.server_call_id,
+        correlation_id=existing.correlation_id or declared.correlation_id,
+        started_at=min(existing.started_at, declared.started_at),
+        error=declared.error or existing.error,
+        operations=operations,
+        plan=declared.plan or existing.plan,
+        plan_state=existing.plan_state or declared.plan_state,
+        updated_at=now,
     )

@@ -24,6 +24,11 @@ from devtools.host import LocalHost, _event_time, discover
 from shared.bootstrap import close_services, reset_services
 from shared.domain.callback_tokens import callback_token
 
+def ring_agent(n: int) -> str:
+    """The raw id of ring-group agent n (each ring test scripts its own agents)."""
+    return f"8:acs:00000000-0000-0000-0000-000000000000_00000000-0000-0000-0000-0000000001{n:02d}"
+
+
 AGENT = "8:acs:00000000-0000-0000-0000-000000000000_00000000-0000-0000-0000-0000000000a1"
 TEAMS_AGENT = "8:orgid:3c1d5e7f-9a2b-4c6d-8e0f-1a2b3c4d5e6f"
 E2E_RULES = {
@@ -37,6 +42,21 @@ E2E_RULES = {
         {"name": "gold", "match": {"callerKind": ["communicationUser"], "headers": {"X-MS-Custom-Tier": "gold"}},
          "action": "answer"},
         {"name": "support", "match": {"to": ["+18005550100"]}, "action": "answer"},
+        {"name": "ring-all", "match": {"to": ["+18005550120"]}, "action": "answer", "then": {
+            "ring": [ring_agent(1), ring_agent(2), "+14255550111"], "strategy": "simultaneous", "timeoutSeconds": 20,
+            "callerId": "+18005550120", "fallback": {"transfer": "+18005550199"}}},
+        {"name": "ring-in-turn", "match": {"to": ["+18005550121"]}, "action": "answer", "then": {
+            "ring": [ring_agent(3), ring_agent(4)], "strategy": "sequential", "timeoutSeconds": 10,
+            "fallback": {"transfer": "+18005550199"}}},
+        {"name": "ring-then-transfer", "match": {"to": ["+18005550122"]}, "action": "answer", "then": {
+            "ring": [ring_agent(5), ring_agent(6)], "strategy": "simultaneous", "timeoutSeconds": 10,
+            "fallback": {"transfer": "+18005550199"}}},
+        {"name": "ring-then-hang-up", "match": {"to": ["+18005550123"]}, "action": "answer", "then": {
+            "ring": [ring_agent(7)], "timeoutSeconds": 10, "fallback": {"hangup": True}}},
+        {"name": "ring-long", "match": {"to": ["+18005550124"]}, "action": "answer", "then": {
+            "ring": [ring_agent(8), ring_agent(9)], "timeoutSeconds": 180, "fallback": {"hangup": True}}},
+        {"name": "straight-transfer", "match": {"to": ["+18005550125"]}, "action": "answer", "then": {
+            "transfer": "+18005550199"}},
     ],
     "default": {"action": "reject", "reason": "busy"},
 }

@@ -1,11 +1,14 @@
 """The call state machine: transitions by table, terminal states final, participants by sequence number."""
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
 
 from shared.domain import call as c
+from shared.domain import operations as ops
+from shared.domain.operations import Operation
 from shared.domain.events import parse_callback_body
 from tests.payloads import callback
 
@@ -45,14 +48,22 @@ def test_nothing_after_the_end_brings_a_call_back(terminal, name):
     assert record.type == name  # it still joins the log
 
 
-def test_one_to_one_transfer_leaves_the_apps_control():
-    connected = a_call(c.CONNECTED)
-    new, _ = c.apply_event(connected, event("CallTransferAccepted", transferee=None), NOW)
+def transfer_op(transferee=None):
+    return Operation(context="transfer-3d9e", action=ops.TRANSFER, status=ops.PENDING, created_at=NOW,
+                     updated_at=NOW, target="+18005550199", transferee=transferee)
+
+
+def test_one_to_one_transfer_leaves_the_apps_control_and_closes_its_operation():
+    connected = replace(a_call(c.CONNECTED), operations=(transfer_op(),))
+    # ACS names the transferee (the caller) even in a 1:1 transfer; what decides is what the app asked for.
+    new, _ = c.apply_event(connected, event("CallTransferAccepted"), NOW)
     assert new.state == c.TRANSFERRED and new.ended_at is not None
+    assert new.operations[0].status == ops.SUCCEEDED and new.operations[0].result["subCode"] == 7015
 
 
 def test_group_transfer_of_one_participant_keeps_the_call_connected():
-    new, _ = c.apply_event(a_call(c.CONNECTED), event("CallTransferAccepted"), NOW)
+    connected = replace(a_call(c.CONNECTED), operations=(transfer_op(transferee="4:+14255550123"),))
+    new, _ = c.apply_event(connected, event("CallTransferAccepted"), NOW)
     assert new.state == c.CONNECTED
 
 
