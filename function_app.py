@@ -9,7 +9,8 @@ from shared.bootstrap import get_services
 from shared.domain.call import DIRECTIONS, STATES
 from shared.domain.events import INCOMING_CALL, parse_callback_body, parse_incoming_call
 from shared.errors import AcsError, StoreUnavailable, ValidationError
-from shared.http import json_response, query_choice, query_int, read_body, respond
+from shared.domain.requests import parse_json_object
+from shared.http import json_response, operation_context_param, query_choice, query_int, read_body, respond
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 log = logging.getLogger("callsteer")
@@ -71,5 +72,82 @@ async def list_calls(req: func.HttpRequest) -> func.HttpResponse:
         limit = query_int(req, "limit", default=50, low=1, high=500)
         state, direction = query_choice(req, "state", STATES), query_choice(req, "direction", DIRECTIONS)
         return json_response({"calls": await handlers.list_calls(services, limit, state, direction)})
+
+    return await respond(work)
+
+
+@app.route(route="calls", methods=["POST"])
+async def create_call(req: func.HttpRequest) -> func.HttpResponse:
+    """Place a call to one target (1:1) or several (group)."""
+
+    async def work(services):
+        return json_response(await handlers.create_call(services, parse_json_object(read_body(req))), status=201)
+
+    return await respond(work)
+
+
+@app.route(route="calls:connect", methods=["POST"])
+async def connect_call(req: func.HttpRequest) -> func.HttpResponse:
+    """Connect to an existing server call, group call or room."""
+
+    async def work(services):
+        return json_response(await handlers.connect_call(services, parse_json_object(read_body(req))), status=201)
+
+    return await respond(work)
+
+
+@app.route(route="calls/{callId}/transfer", methods=["POST"])
+async def transfer_call(req: func.HttpRequest) -> func.HttpResponse:
+    """Transfer the call (or, with a transferee, one participant of a group call) to a target."""
+
+    async def work(services):
+        body = parse_json_object(read_body(req))
+        return json_response(await handlers.transfer(services, req.route_params["callId"], body), status=202)
+
+    return await respond(work)
+
+
+@app.route(route="calls/{callId}/participants", methods=["POST"])
+async def add_participant(req: func.HttpRequest) -> func.HttpResponse:
+    """Invite a participant into the call."""
+
+    async def work(services):
+        body = parse_json_object(read_body(req))
+        return json_response(await handlers.add_participant(services, req.route_params["callId"], body), status=202)
+
+    return await respond(work)
+
+
+@app.route(route="calls/{callId}/invitations/{invitationId}", methods=["DELETE"])
+async def cancel_invitation(req: func.HttpRequest) -> func.HttpResponse:
+    """Cancel a pending invitation."""
+
+    async def work(services):
+        outcome = await handlers.cancel_invitation(services, req.route_params["callId"],
+                                                   req.route_params["invitationId"], operation_context_param(req))
+        return json_response(outcome, status=202)
+
+    return await respond(work)
+
+
+@app.route(route="calls/{callId}/participants/{rawId}", methods=["DELETE"])
+async def remove_participant(req: func.HttpRequest) -> func.HttpResponse:
+    """Remove a participant (its raw id URL-encoded) from the call."""
+
+    async def work(services):
+        outcome = await handlers.remove_participant(services, req.route_params["callId"], req.route_params["rawId"],
+                                                    operation_context_param(req))
+        return json_response(outcome, status=202)
+
+    return await respond(work)
+
+
+@app.route(route="calls/{callId}/hangup", methods=["POST"])
+async def hang_up(req: func.HttpRequest) -> func.HttpResponse:
+    """Hang up: for everyone (terminate) or only the app."""
+
+    async def work(services):
+        body = parse_json_object(read_body(req))
+        return json_response(await handlers.hang_up(services, req.route_params["callId"], body), status=202)
 
     return await respond(work)
