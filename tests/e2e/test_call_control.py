@@ -41,7 +41,7 @@ def op(call, action, context=None):
 
 
 def acs_requests(stack, operation):
-    return [r for r in stack.emulator.requests if r["operation"].endswith(operation)]
+    return [r for r in stack.emulator.requests if r["operation"].split("_")[-1] == operation]
 
 
 async def created(stack, targets, **extra):
@@ -226,7 +226,7 @@ async def test_hang_up_ends_the_call_either_way(stack, for_everyone):
     after = await settled(stack, call["id"])
     assert after["state"] == "disconnected" and op(after, "hangUp")["status"] == "succeeded"
     expected = "TerminateCall" if for_everyone else "HangupCall"
-    assert any(r["operation"].endswith(expected) and call["id"] in r["path"] for r in stack.emulator.requests)
+    assert any(r["operation"].split("_")[-1] == expected and call["id"] in r["path"] for r in stack.emulator.requests)
 
 
 async def test_actions_on_an_ended_call_get_409_with_its_state(stack):
