@@ -151,3 +151,17 @@ async def hang_up(req: func.HttpRequest) -> func.HttpResponse:
         return json_response(await handlers.hang_up(services, req.route_params["callId"], body), status=202)
 
     return await respond(work)
+
+
+@app.route(route="console", methods=["GET"])
+def console(req: func.HttpRequest) -> func.HttpResponse:
+    """The operator console: the calls and each call's sequence diagram, read from the state API in the browser."""
+    from shared import console as page
+    return page.page()
+
+
+@app.route(route="console/assets/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def console_assets(req: func.HttpRequest) -> func.HttpResponse:
+    """The console's script and style sheet: static, no data (a <script src> cannot carry the function key)."""
+    from shared import console as page
+    return page.asset(req.route_params.get("name", ""))

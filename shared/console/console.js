@@ -1,0 +1,307 @@
+/* callsteer console: the call list, the selected call's diagram, polling, keyboard and shareable links.
+ * Reads only the state API, with the function key the page was opened with (?code=...), sent as a header.
+ * Every piece of data goes into the page as text (textContent), never as markup.
+ */
+(function () {
+  "use strict";
+
+  var D = window.CallsteerDiagram;
+  var FINAL = {transferred: 1, disconnected: 1, failed: 1, rejected: 1, redirected: 1};
+  var LIST_LIMIT = 100;
+  var POLL_MS = 2000;
+
+  var params = new URLSearchParams(window.location.search);
+  var key = params.get("code") || "";
+  var state = {
+    calls: [],
+    selected: params.get("call") || "",
+    detail: null,
+    detailJson: "",
+    listJson: "",
+    running: null,
+    tick: 0,
+    error: ""
+  };
+
+  var $ = function (id) { return document.getElementById(id); };
+  var list = $("call-list"), status = $("status"), stateFilter = $("filter-state"), dirFilter = $("filter-direction");
+  stateFilter.value = params.get("state") || "";
+  dirFilter.value = params.get("direction") || "";
+
+  function node(tag, cls, text) {
+    var n = document.createElement(tag);
+    if (cls) { n.className = cls; }
+    if (text !== undefined && text !== null) { n.textContent = String(text); }
+    return n;
+  }
+
+  /* GET a state API path relative to this page (/api/console -> /api/calls...). */
+  function api(path) {
+    var headers = {"Accept": "application/json"};
+    if (key) { headers["x-functions-key"] = key; }
+    return fetch(path, {headers: headers, cache: "no-store", credentials: "same-origin"}).then(function (r) {
+      if (r.status === 404) { return null; }
+      if (!r.ok) {
+        var hint = r.status === 401 || r.status === 403 ? " (open the console with ?code=<function key>)" : "";
+        throw new Error("state API answered " + r.status + hint);
+      }
+      return r.json();
+    });
+  }
+
+  function callKey(call) { return call.callConnectionId || call.correlationId || call.id; }
+
+  function matches(call, wanted) {
+    return !!wanted && (call.callConnectionId === wanted || call.correlationId === wanted || call.id === wanted);
+  }
+
+  /* The page's own URL for a call: shareable, so without the key; the address bar keeps the key. */
+  function link(call, withKey) {
+    var p = new URLSearchParams();
+    if (withKey && key) { p.set("code", key); }
+    if (stateFilter.value && withKey) { p.set("state", stateFilter.value); }
+    if (dirFilter.value && withKey) { p.set("direction", dirFilter.value); }
+    if (call) { p.set("call", callKey(call)); }
+    var query = p.toString();
+    return window.location.pathname + (query ? "?" + query : "");
+  }
+
+  function when(iso) {
+    var d = new Date(D.timeOf(iso));
+    if (isNaN(d.getTime())) { return "-"; }
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    var time = pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+    var today = new Date();
+    if (d.toDateString() === today.toDateString()) { return time; }
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + time;
+  }
+
+  function duration(call) {
+    var start = D.timeOf(call.startedAt);
+    var end = call.endedAt ? D.timeOf(call.endedAt) : (FINAL[call.state] ? D.timeOf(call.updatedAt) : Date.now());
+    var ms = Math.max(0, end - start);
+    if (ms < 1000) { return Math.round(ms) + " ms"; }
+    if (ms < 60000) { return (ms / 1000).toFixed(1) + " s"; }
+    var s = Math.round(ms / 1000);
+    return Math.floor(s / 60) + " min " + (s % 60) + " s";
+  }
+
+  function decisionText(call) {
+    var d = call.decision;
+    if (!d) { return call.direction === "outbound" ? "created by the app" : "-"; }
+    var extra = d.reason ? " " + d.reason : d.target ? " \u2192 " + D.mask(d.target.replace(/^4:/, "")) : "";
+    return d.action + extra + (d.rule ? " \u00b7 rule " + d.rule : "");
+  }
+
+  function renderList() {
+    var focusedKey = document.activeElement && document.activeElement.getAttribute("data-call");
+    list.textContent = "";
+    state.calls.forEach(function (call) {
+      var item = node("li", "call");
+      var a = node("a", "call-row state-" + call.state);
+      a.href = link(call, true);
+      a.setAttribute("data-call", callKey(call));
+      if (matches(call, state.selected)) { a.setAttribute("aria-current", "true"); }
+      var first = node("span", "line1");
+      first.appendChild(node("span", "badge state " + call.state, call.state));
+      first.appendChild(node("span", "dir", call.direction === "outbound" ? "\u2197 outbound" : "\u2199 inbound"));
+      first.appendChild(node("span", "started", when(call.startedAt)));
+      var second = node("span", "line2");
+      second.appendChild(node("span", "parties", D.mask(call.from) + " \u2192 " + D.mask(call.to)));
+      second.appendChild(node("span", "duration", FINAL[call.state] ? duration(call) : duration(call) + " \u2026"));
+      var third = node("span", "line3", decisionText(call));
+      if (call.error) { third.appendChild(node("span", "badge failed", "error")); }
+      a.appendChild(first); a.appendChild(second); a.appendChild(third);
+      a.addEventListener("click", function (ev) {
+        if (ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.button !== 0) { return; }
+        ev.preventDefault();
+        select(callKey(call), true);
+      });
+      item.appendChild(a);
+      list.appendChild(item);
+      if (focusedKey && focusedKey === callKey(call)) { a.focus(); }
+    });
+    $("empty").hidden = state.calls.length > 0;
+  }
+
+  function loadList() {
+    var q = new URLSearchParams({limit: String(LIST_LIMIT)});
+    if (stateFilter.value) { q.set("state", stateFilter.value); }
+    if (dirFilter.value) { q.set("direction", dirFilter.value); }
+    return api("calls?" + q.toString()).then(function (body) {
+      var calls = (body && body.calls) || [];
+      var json = JSON.stringify(calls);
+      if (json !== state.listJson) {
+        state.listJson = json;
+        state.calls = calls;
+        renderList();
+      }
+    });
+  }
+
+  /* Find the call the URL names (connection id, correlation id or listing id) and read it whole. */
+  function resolve(wanted) {
+    var found = state.calls.filter(function (c) { return matches(c, wanted); })[0];
+    if (found) { return api("calls/" + encodeURIComponent(found.id)); }
+    return api("calls/" + encodeURIComponent(wanted)).then(function (call) {
+      if (call) { return call; }
+      return api("calls?limit=500").then(function (body) {
+        var hit = ((body && body.calls) || []).filter(function (c) { return matches(c, wanted); })[0];
+        return hit ? api("calls/" + encodeURIComponent(hit.id)) : null;
+      });
+    });
+  }
+
+  function renderSummary(call) {
+    var box = $("summary");
+    box.textContent = "";
+    var dl = node("dl", "facts");
+    function fact(name, value, cls) {
+      dl.appendChild(node("dt", null, name));
+      dl.appendChild(node("dd", cls || null, value));
+    }
+    fact("State", call.state, "state " + call.state);
+    fact("Direction", call.direction);
+    fact("From \u2192 to", D.mask(call.from) + " \u2192 " + D.mask(call.to));
+    fact("Decision", decisionText(call));
+    fact("Started", when(call.startedAt));
+    fact("Duration", duration(call) + (FINAL[call.state] ? "" : " (in progress)"));
+    if (call.error) {
+      fact("Error", [call.error.action, call.error.status, call.error.code, call.error.message]
+        .filter(function (v) { return v !== null && v !== undefined && v !== ""; }).join(" \u00b7 "), "failed");
+    }
+    box.appendChild(dl);
+    var share = node("p", "share");
+    var a = node("a", null, "Link to this call");
+    a.href = link(call, false);
+    a.id = "share-link";
+    share.appendChild(a);
+    share.appendChild(node("span", "hint", " (without the key: add ?code=\u2026 in Azure)"));
+    box.appendChild(share);
+  }
+
+  function renderDetail() {
+    var call = state.detail;
+    var title = $("detail-title"), diagram = $("diagram"), steps = $("steps"), stepsBox = $("steps-box");
+    diagram.textContent = "";
+    steps.textContent = "";
+    if (!call) {
+      $("summary").textContent = "";
+      stepsBox.hidden = true;
+      title.textContent = state.selected ? "No call " + state.selected : "Select a call";
+      return;
+    }
+    title.textContent = "Call " + callKey(call);
+    renderSummary(call);
+    var model = D.build(call);
+    var scroll = diagram.scrollLeft;
+    diagram.appendChild(D.render(model, ($("detail").clientWidth || 620) - 28));
+    diagram.scrollLeft = scroll;
+    model.steps.forEach(function (s) {
+      steps.appendChild(node("li", s.failed ? "failed" : null, D.describe(s, model.lifelines)));
+    });
+    stepsBox.hidden = false;
+  }
+
+  function loadDetail() {
+    if (!state.selected) { return Promise.resolve(); }
+    return resolve(state.selected).then(function (call) {
+      var json = JSON.stringify(call);
+      if (json !== state.detailJson) {
+        state.detailJson = json;
+        state.detail = call;
+        renderDetail();
+      }
+    });
+  }
+
+  function showStatus() {
+    if (state.error) {
+      status.textContent = state.error;
+      status.className = "status error";
+      return;
+    }
+    status.className = "status";
+    status.textContent = state.calls.length + " call" + (state.calls.length === 1 ? "" : "s") + " \u00b7 updated " +
+      when(new Date().toISOString()) + (state.detail && !FINAL[state.detail.state] ? " \u00b7 following a live call" : "");
+  }
+
+  /* One refresh at a time: a request made while one runs waits for it, then runs. */
+  function refresh(withList) {
+    if (state.running) {
+      return state.running.then(function () { return refresh(withList); });
+    }
+    state.running = refreshNow(withList).then(function () { state.running = null; });
+    return state.running;
+  }
+
+  function refreshNow(withList) {
+    var work = withList ? loadList() : Promise.resolve();
+    var needDetail = state.selected && (!state.detail || !matches(state.detail, state.selected) ||
+                                        !FINAL[state.detail.state]);
+    return work.then(function () { return needDetail ? loadDetail() : null; })
+      .then(function () { state.error = ""; }, function (err) { state.error = "Could not read calls: " + err.message; })
+      .then(showStatus);
+  }
+
+  function select(wanted, push) {
+    state.selected = wanted;
+    state.detail = null;
+    state.detailJson = "";
+    var call = state.calls.filter(function (c) { return matches(c, wanted); })[0];
+    if (push) { window.history.pushState({call: wanted}, "", call ? link(call, true) : window.location.href); }
+    Array.prototype.forEach.call(list.querySelectorAll("a[data-call]"), function (a) {
+      if (a.getAttribute("data-call") === wanted) { a.setAttribute("aria-current", "true"); }
+      else { a.removeAttribute("aria-current"); }
+    });
+    $("detail-title").textContent = "Loading call " + wanted + "\u2026";
+    return refresh(false).then(function () {
+      if (push && window.matchMedia("(max-width: 760px)").matches) { $("detail").focus(); }
+    });
+  }
+
+  /* Arrow keys (and j/k) move between calls in the list; Enter follows the focused one. */
+  list.addEventListener("keydown", function (ev) {
+    var rows = Array.prototype.slice.call(list.querySelectorAll("a[data-call]"));
+    var at = rows.indexOf(document.activeElement);
+    var to = -1;
+    if (ev.key === "ArrowDown" || ev.key === "j") { to = Math.min(rows.length - 1, at + 1); }
+    else if (ev.key === "ArrowUp" || ev.key === "k") { to = Math.max(0, at - 1); }
+    else if (ev.key === "Home") { to = 0; }
+    else if (ev.key === "End") { to = rows.length - 1; }
+    if (to >= 0 && rows[to]) { ev.preventDefault(); rows[to].focus(); }
+  });
+
+  function filtersChanged() {
+    state.listJson = "";
+    window.history.replaceState(null, "", link(state.detail, true));
+    refresh(true);
+  }
+  stateFilter.addEventListener("change", filtersChanged);
+  dirFilter.addEventListener("change", filtersChanged);
+  $("filters").addEventListener("submit", function (ev) { ev.preventDefault(); });
+
+  window.addEventListener("popstate", function () {
+    var wanted = new URLSearchParams(window.location.search).get("call") || "";
+    select(wanted, false);
+    renderList();
+  });
+
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () { if (state.detail) { renderDetail(); } }, 150);
+  });
+
+  function poll() {
+    state.tick += 1;
+    var p = document.hidden ? Promise.resolve() : refresh(state.tick % 2 === 0);
+    p.then(function () { setTimeout(poll, POLL_MS); });
+  }
+
+  refresh(true).then(function () {
+    if (!state.selected) { renderDetail(); }
+    document.body.setAttribute("data-ready", "true");
+    setTimeout(poll, POLL_MS);
+  });
+}());

@@ -1,0 +1,291 @@
+/* callsteer console: a call's timeline as a sequence diagram. No framework, no network: pure model + SVG.
+ *
+ * CallsteerDiagram.build(call) turns a call of the state API into lifelines and steps (arrows):
+ *   - an inbound call starts with the caller calling ACS and ACS handing the app an IncomingCall;
+ *   - every action the app sent is an arrow app -> ACS: from `operations` when the call has them, else one
+ *     arrow for the decision (answer, reject or redirect) at startedAt; an action that reaches a participant
+ *     (redirect, invite, transfer, cancel, remove, reject) is followed by a dashed arrow ACS -> that participant;
+ *   - every event that came back is an arrow ACS -> app, in the order the app received it;
+ *   actions and events are merged by time, events keeping their received order.
+ * CallsteerDiagram.render(model, width) draws it as an SVG element. Identifiers are masked everywhere
+ * (all but the last four characters), as in the app's logs.
+ */
+(function (global) {
+  "use strict";
+
+  var SVG = "http://www.w3.org/2000/svg";
+
+  function mask(value) {
+    if (!value) { return "-"; }
+    var text = String(value);
+    return (text.charAt(0) === "+" ? "+" : "") + "***" + text.slice(-4);
+  }
+
+  /* One key per identity: "4:+1425..." and "+1425..." are the same phone. */
+  function norm(raw) {
+    var text = String(raw || "");
+    return text.indexOf("4:") === 0 ? text.slice(2) : text;
+  }
+
+  function kindOf(raw) {
+    var id = norm(raw);
+    if (id.charAt(0) === "+") { return "phone"; }
+    if (/^8:(acs|spool):/.test(id)) { return "ACS user"; }
+    if (/^8:(orgid|teamsvisitor|gcch|dod|gcch-acs|dod-acs):/.test(id)) { return "Teams user"; }
+    if (/^28:/.test(id)) { return "Teams app"; }
+    return "participant";
+  }
+
+  /* ISO time to milliseconds, keeping the microseconds Python writes. */
+  function timeOf(iso) {
+    if (!iso) { return NaN; }
+    var match = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$/.exec(String(iso));
+    if (!match) { return Date.parse(iso); }
+    var base = Date.parse(match[1] + (match[3] || "Z"));
+    var fraction = match[2] ? parseFloat("0." + match[2]) * 1000 : 0;
+    return base + fraction;
+  }
+
+  function formatOffset(ms) {
+    if (!isFinite(ms)) { return ""; }
+    var sign = ms < 0 ? "-" : "+";
+    var abs = Math.abs(ms);
+    if (abs < 1000) { return sign + Math.round(abs) + " ms"; }
+    if (abs < 60000) { return sign + (abs / 1000).toFixed(1) + " s"; }
+    var minutes = Math.floor(abs / 60000);
+    return sign + minutes + " min " + Math.round((abs % 60000) / 1000) + " s";
+  }
+
+  function resultText(info) {
+    if (!info) { return ""; }
+    var code = info.code !== undefined && info.code !== null ? info.code : info.status;
+    if (code === undefined || code === null) { return info.message ? String(info.message) : ""; }
+    var sub = info.subCode !== undefined && info.subCode !== null ? "/" + info.subCode : "";
+    return String(code) + sub;
+  }
+
+  function resultFailed(info) {
+    if (!info) { return false; }
+    var code = info.code !== undefined && info.code !== null ? info.code : info.status;
+    return typeof code === "number" && code >= 400;
+  }
+
+  var ROLES = {createCall: "callee", addParticipant: "invitee", cancelAddParticipant: "invitee",
+               transfer: "transfer target", removeParticipant: "participant", redirect: "redirect target"};
+
+  var EFFECTS = {
+    createCall: "rings",
+    addParticipant: "invites",
+    cancelAddParticipant: "cancels the invitation",
+    transfer: "transfers the call to",
+    removeParticipant: "removes",
+    redirect: "rings (redirected)"
+  };
+
+  function build(call) {
+    var lifelines = [
+      {key: "app", label: "callsteer", role: "the app"},
+      {key: "acs", label: "ACS", role: "Call Automation"}
+    ];
+    var byKey = {app: lifelines[0], acs: lifelines[1]};
+    var start = timeOf(call.startedAt);
+
+    function lifeline(raw, role) {
+      if (!raw) { return null; }
+      var key = "p:" + norm(raw);
+      if (!byKey[key]) {
+        byKey[key] = {key: key, label: mask(norm(raw)), role: role || kindOf(raw), kind: kindOf(raw)};
+        lifelines.push(byKey[key]);
+      }
+      return key;
+    }
+
+    function step(fields) {
+      fields.offset = formatOffset(fields.ms - start);
+      fields.failed = !!fields.failed;
+      return fields;
+    }
+
+    var inbound = call.direction !== "outbound";
+    var caller = inbound ? lifeline(call.from, "caller") : null;
+    var preamble = [];
+    if (inbound) {
+      preamble.push(step({from: caller, to: "acs", kind: "call", label: "calls " + mask(call.to), ms: start}));
+      preamble.push(step({from: "acs", to: "app", kind: "event", label: "IncomingCall", note: "via Event Grid",
+                          ms: start}));
+    }
+
+    // Actions: groups of [action arrow, optional effect arrow], each with the time it was sent. Without
+    // `operations` (or without one for the decision), the decision stands for the action sent at startedAt.
+    var operations = Array.isArray(call.operations) ? call.operations.slice() : [];
+    var decision = call.decision || null;
+    if (decision && decision.action &&
+        !operations.some(function (op) { return op.action === decision.action; })) {
+      var err = call.error && (!call.error.action || call.error.action === decision.action) ? call.error : null;
+      var context = null;
+      (call.events || []).some(function (e) {
+        if (e.operationContext && /^(CallConnected|AnswerFailed)$/.test(e.type)) { context = e.operationContext; }
+        return !!context;
+      });
+      operations.unshift({action: decision.action, target: decision.target, operationContext: context,
+                          status: err ? "failed" : "succeeded", result: err, createdAt: call.startedAt});
+    }
+    var actions = operations.map(function (op, i) {
+      var when = timeOf(op.createdAt);
+      var status = op.status || "pending";
+      var failed = status === "failed" || resultFailed(op.result);
+      var ruled = decision && decision.action === op.action;
+      var target = op.target ? lifeline(op.target, ROLES[op.action] || "participant") : null;
+      var detail = target ? "to " + byKey[target].label : "";
+      var reason = (ruled && decision.reason) || op.reason || "none";
+      if (op.action === "reject") { detail = "reason " + reason; }
+      var group = [step({from: "app", to: "acs", kind: "action", label: op.action, detail: detail,
+                         rule: ruled ? decision.rule : null, context: op.operationContext || null,
+                         result: resultText(op.result), message: op.result && op.result.message, status: status,
+                         failed: failed, ms: isFinite(when) ? when : start, order: i})];
+      var reaches = op.action === "reject" ? caller : target;
+      var effect = op.action === "reject" ? "rejected (" + reason + ")" : EFFECTS[op.action];
+      if (reaches && effect && !failed) {
+        group.push(step({from: "acs", to: reaches, kind: "effect", label: effect, status: status, ms: group[0].ms}));
+      }
+      return group;
+    }).sort(function (a, b) { return (a[0].ms - b[0].ms) || (a[0].order - b[0].order); });
+
+    var events = (call.events || []).slice().sort(function (a, b) { return (a.seq || 0) - (b.seq || 0); })
+      .map(function (e) {
+        var marks = [];
+        var names = [];
+        if (Array.isArray(e.participants)) {
+          e.participants.forEach(function (p) { marks.push(lifeline(p)); names.push(mask(norm(p))); });
+        }
+        if (e.participant) { marks.push(lifeline(e.participant)); }
+        if (e.transferTarget) { marks.push(lifeline(e.transferTarget, "transfer target")); }
+        if (e.transferee) { lifeline(e.transferee, "transferee"); }
+        var result = e.resultInformation || null;
+        var detail = Array.isArray(e.participants) ? "(" + names.length + ")"
+          : e.participant ? mask(norm(e.participant)) : e.transferTarget ? "to " + mask(norm(e.transferTarget)) : "";
+        return step({from: "acs", to: "app", kind: "event", label: e.type, detail: detail,
+                     note: names.length ? names.join(", ") : null,
+                     context: e.operationContext || null, result: resultText(result),
+                     message: result && result.message, marks: marks,
+                     failed: /Failed$/.test(e.type || "") || resultFailed(result), ms: timeOf(e.time)});
+      });
+
+    // Merge: actions by time, events in the order received; an action goes before an event of the same time.
+    var steps = preamble.slice();
+    var a = 0, v = 0;
+    while (a < actions.length || v < events.length) {
+      var takeAction = v >= events.length ||
+        (a < actions.length && !(actions[a][0].ms > events[v].ms));
+      if (takeAction) { steps.push.apply(steps, actions[a++]); } else { steps.push(events[v++]); }
+    }
+    steps.forEach(function (s, i) { s.index = i + 1; });
+    return {lifelines: lifelines, steps: steps};
+  }
+
+  /* A step in words, for the text timeline and the arrows' tooltips. */
+  function describe(step, lifelines) {
+    var names = {};
+    lifelines.forEach(function (l) { names[l.key] = l.label; });
+    var parts = [step.offset, names[step.from] + " \u2192 " + names[step.to] + ":", step.label];
+    if (step.detail) { parts.push(step.detail); }
+    if (step.rule) { parts.push("(rule " + step.rule + ")"); }
+    if (step.context) { parts.push("context " + step.context); }
+    if (step.result) { parts.push("result " + step.result); }
+    if (step.status && step.status !== "succeeded") { parts.push("[" + step.status + "]"); }
+    if (step.note) { parts.push("(" + step.note + ")"); }
+    if (step.message) { parts.push("\u2014 " + step.message); }
+    if (step.failed) { parts.unshift("FAILED"); }
+    return parts.join(" ");
+  }
+
+  function el(name, attrs, text) {
+    var node = document.createElementNS(SVG, name);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (attrs[k] !== undefined && attrs[k] !== null) { node.setAttribute(k, String(attrs[k])); }
+    });
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  function clip(text, px) {
+    var max = Math.max(4, Math.floor(px / 6.6));
+    return text.length > max ? text.slice(0, max - 1) + "\u2026" : text;
+  }
+
+  function render(model, width) {
+    var gutter = 58, head = 52, row = 50, pad = 10;
+    var n = model.lifelines.length;
+    var lane = Math.max(104, Math.min(210, Math.floor(((width || 600) - gutter - pad) / n)));
+    var total = gutter + lane * n + pad;
+    var height = head + 16 + row * model.steps.length + 24;
+    var x = {};
+    model.lifelines.forEach(function (l, i) { x[l.key] = gutter + lane * i + lane / 2; });
+
+    var svg = el("svg", {xmlns: SVG, "class": "seq", width: total, height: height,
+                         viewBox: "0 0 " + total + " " + height, role: "img", "aria-labelledby": "seq-title"});
+    svg.appendChild(el("title", {id: "seq-title"}, "Sequence diagram: " + model.lifelines.length +
+      " lifelines, " + model.steps.length + " steps"));
+    var defs = el("defs");
+    ["ok", "fail", "effect"].forEach(function (kind) {
+      var marker = el("marker", {id: "head-" + kind, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 8,
+                                 markerHeight: 8, orient: "auto-start-reverse"});
+      marker.appendChild(el("path", {d: "M0,0 L10,5 L0,10 z", "class": "head head-" + kind}));
+      defs.appendChild(marker);
+    });
+    svg.appendChild(defs);
+
+    model.steps.forEach(function (s, i) {
+      if (s.failed) {
+        svg.appendChild(el("rect", {"class": "fail-band", x: 0, y: head + 12 + row * i, width: total, height: row}));
+      }
+    });
+    model.lifelines.forEach(function (l) {
+      var g = el("g", {"class": "lifeline lifeline-" + l.key.split(":")[0], "data-key": l.key,
+                       "data-label": l.label, "data-role": l.role});
+      g.appendChild(el("title", {}, l.label + " (" + l.role + (l.kind && l.kind !== l.role ? ", " + l.kind : "") + ")"));
+      g.appendChild(el("line", {"class": "life", x1: x[l.key], x2: x[l.key], y1: head, y2: height - 6}));
+      g.appendChild(el("rect", {"class": "box", x: x[l.key] - lane / 2 + 6, y: 4, width: lane - 12, height: head - 8,
+                                rx: 6}));
+      g.appendChild(el("text", {"class": "box-label", x: x[l.key], y: 24, "text-anchor": "middle"},
+                       clip(l.label, lane - 16)));
+      g.appendChild(el("text", {"class": "box-role", x: x[l.key], y: 39, "text-anchor": "middle"},
+                       clip(l.role, lane - 16)));
+      svg.appendChild(g);
+    });
+
+    model.steps.forEach(function (s, i) {
+      var y = head + 12 + row * i + 24;
+      var x1 = x[s.from], x2 = x[s.to];
+      var classes = ["step", "step-" + s.kind];
+      if (s.failed) { classes.push("failed"); }
+      if (s.status && s.status !== "succeeded") { classes.push("status-" + s.status); }
+      var g = el("g", {"class": classes.join(" "), "data-index": s.index, "data-from": s.from, "data-to": s.to,
+                       "data-kind": s.kind, "data-label": s.label, "data-context": s.context || "",
+                       "data-result": s.result || "", "data-failed": s.failed ? "true" : "false"});
+      g.appendChild(el("title", {}, describe(s, model.lifelines)));
+      g.appendChild(el("text", {"class": "offset", x: gutter - 6, y: y + 4, "text-anchor": "end"}, s.offset));
+      var dir = x2 >= x1 ? 1 : -1;
+      var head_ = s.failed ? "fail" : s.kind === "effect" || s.kind === "call" ? "effect" : "ok";
+      g.appendChild(el("line", {"class": "arrow", x1: x1 + dir * 3, y1: y, x2: x2 - dir * 3, y2: y,
+                                "marker-end": "url(#head-" + head_ + ")"}));
+      var span = Math.abs(x2 - x1) + lane / 2;
+      var mid = (x1 + x2) / 2;
+      var top = (s.failed ? "\u2715 " : "") + s.label + (s.detail ? " " + s.detail : "");
+      g.appendChild(el("text", {"class": "label", x: mid, y: y - 6, "text-anchor": "middle"}, clip(top, span)));
+      var bottom = [s.context ? "ctx " + s.context : "", s.result ? s.result : "",
+                    s.status && s.status !== "succeeded" ? s.status : ""].filter(Boolean).join(" \u00b7 ");
+      if (bottom) {
+        g.appendChild(el("text", {"class": "meta", x: mid, y: y + 15, "text-anchor": "middle"}, clip(bottom, span)));
+      }
+      (s.marks || []).forEach(function (k) {
+        if (x[k] !== undefined) { g.appendChild(el("circle", {"class": "about", "data-key": k, cx: x[k], cy: y, r: 5})); }
+      });
+      svg.appendChild(g);
+    });
+    return svg;
+  }
+
+  global.CallsteerDiagram = {build: build, render: render, describe: describe, mask: mask, timeOf: timeOf,
+                             formatOffset: formatOffset};
+}(window));
