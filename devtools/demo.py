@@ -94,6 +94,8 @@ def run(keep_running: bool) -> int:
         _, listing = _request("GET", f"{stack.host_url}/api/calls?limit=50")
         print(f"\n{len(listing['calls'])} calls recorded in Table Storage (Azurite). "
               f"State API: {stack.host_url}/api/calls")
+        print(f"Console (calls and their sequence diagrams): {stack.host_url}/api/console"
+              + ("" if keep_running else "   (./dev demo --keep-running keeps it up)"), flush=True)
         if keep_running:
             print("running until Ctrl-C ...", flush=True)
             try:
