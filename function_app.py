@@ -10,7 +10,9 @@ from shared.domain.call import DIRECTIONS, STATES
 from shared.domain.events import INCOMING_CALL, parse_callback_body, parse_incoming_call
 from shared.errors import AcsError, StoreUnavailable, ValidationError
 from shared.domain.requests import parse_json_object
-from shared.http import json_response, operation_context_param, query_choice, query_int, read_body, respond
+from shared.http import (
+    json_response, openapi_response, operation_context_param, query_choice, query_int, read_body, respond,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 log = logging.getLogger("callsteer")
@@ -153,15 +155,7 @@ async def hang_up(req: func.HttpRequest) -> func.HttpResponse:
     return await respond(work)
 
 
-@app.route(route="console", methods=["GET"])
-def console(req: func.HttpRequest) -> func.HttpResponse:
-    """The operator console: the calls and each call's sequence diagram, read from the state API in the browser."""
-    from shared import console as page
-    return page.page()
-
-
-@app.route(route="console/assets/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def console_assets(req: func.HttpRequest) -> func.HttpResponse:
-    """The console's script and style sheet: static, no data (a <script src> cannot carry the function key)."""
-    from shared import console as page
-    return page.asset(req.route_params.get("name", ""))
+@app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    """The OpenAPI 3 document of this API."""
+    return openapi_response()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import azure.functions as func
@@ -105,3 +107,16 @@ def operation_context_param(req: func.HttpRequest) -> str | None:
     from shared.domain.requests import operation_context
 
     return operation_context({"operationContext": req.params.get("operationContext") or None})
+
+
+_OPENAPI = Path(__file__).resolve().parent / "openapi.json"
+
+
+@lru_cache(maxsize=1)
+def _openapi_bytes() -> bytes:
+    return _OPENAPI.read_bytes()
+
+
+def openapi_response() -> func.HttpResponse:
+    """The API's OpenAPI document, read once per process."""
+    return func.HttpResponse(_openapi_bytes(), status_code=200, mimetype="application/json")
