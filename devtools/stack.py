@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +20,15 @@ from devtools.azurite import Azurite, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SETTINGS = PROJECT_ROOT / "local.settings.sample.json"
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _wait_for_line(process: subprocess.Popen[str], marker: str, timeout: float, name: str) -> str:
@@ -45,10 +55,11 @@ class LocalStack:
     """Azurite + emulator + host, wired by settings the way a developer would wire them by hand."""
 
     def __init__(self, rules_file: str | None = None, emulator_args: tuple[str, ...] = (),
-                 extra_settings: dict[str, str] | None = None) -> None:
+                 extra_settings: dict[str, str] | None = None, host_port: int | None = None,
+                 emulator_port: int | None = None) -> None:
         self.azurite = Azurite()
-        self.emulator_port = free_port()
-        self.host_port = free_port()
+        self.emulator_port = emulator_port if emulator_port and port_is_free(emulator_port) else free_port()
+        self.host_port = host_port if host_port and port_is_free(host_port) else free_port()
         self.rules_file = rules_file
         self.emulator_args = emulator_args
         self.extra_settings = extra_settings or {}
