@@ -66,7 +66,8 @@ def _describe(call: dict[str, Any]) -> str:
 
 def run(keep_running: bool) -> int:
     print("starting Azurite, the ACS emulator and the local Functions host ...", flush=True)
-    with LocalStack() as stack:
+    # The ports of local.settings.sample.json when they are free, so the README's curl lines work as written.
+    with LocalStack(host_port=7071, emulator_port=8089) as stack:
         print(f"  local host: {stack.host_url}   emulator: {stack.emulator_url}   "
               f"Azurite tables: port {stack.azurite.port}\n", flush=True)
         answered = []
