@@ -33,6 +33,7 @@ class CallbackDispatcher:
         self._queues: dict[str, asyncio.Queue[tuple[str, dict[str, Any]]]] = {}
         self.session: aiohttp.ClientSession | None = None
         self.records: list[dict[str, Any]] = []
+        self._in_flight = 0
 
     def post(self, call_connection_id: str, url: str, event: dict[str, Any]) -> None:
         """Queue one event for delivery after the ones already queued for the same call."""
@@ -46,10 +47,20 @@ class CallbackDispatcher:
     async def _work(self, call_connection_id: str, queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
         while True:
             url, event = await queue.get()
+            self._in_flight += 1
             try:
                 await self._deliver(call_connection_id, url, event)
             finally:
+                self._in_flight -= 1
                 self._activity.end()
+
+    async def drained(self, timeout: float = 10.0) -> None:
+        """Wait until every queued callback has been delivered (or given up)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._in_flight or any(not q.empty() for q in self._queues.values()):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("callbacks were not delivered in time")
+            await asyncio.sleep(0.002)
 
     async def _deliver(self, call_connection_id: str, url: str, event: dict[str, Any]) -> None:
         # ACS posts every event as a JSON array, even a single one.

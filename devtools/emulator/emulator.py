@@ -148,6 +148,15 @@ class Emulator:
         """Drop every fault not yet used."""
         self._api.faults.clear()
 
+    @property
+    def events_before_response(self) -> bool:
+        """Whether operations deliver their events to the app before answering the request (a network race)."""
+        return self._api.events_before_response is not None
+
+    @events_before_response.setter
+    def events_before_response(self, on: bool) -> None:
+        self._api.events_before_response = self._dispatcher.drained if on else None
+
     def hang_up(self, call_connection_id: str, raw_id: str | None = None) -> None:
         """A participant (default: the original caller) hangs up; CallDisconnected or ParticipantsUpdated follows."""
         self._launch(self._engine.remote_hang_up(call_connection_id, raw_id))

@@ -7,7 +7,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -111,6 +111,9 @@ class AcsApi:
         self._signer = signer
         self._secret = secret
         self._latency_s = latency_ms / 1000
+        # When set (by Emulator.events_before_response), awaited after an operation's events are delivered and
+        # before its HTTP response is sent.
+        self.events_before_response: Callable[[], Awaitable[None]] | None = None
         self._repeatable: dict[str, asyncio.Future[StoredResponse | None]] = {}
         self.faults: list[Fault] = []
         self.records: list[dict[str, Any]] = []
@@ -220,6 +223,13 @@ class AcsApi:
     async def _send_then_act(self, request: web.Request, response: web.Response, reply: Reply) -> web.Response:
         # The service answers the HTTP request first; the events of the operation come after.
         effects = reply.effects if response.status < 400 else ()
+        if effects and self.events_before_response is not None:
+            # A network race the real service can produce: the result events reach the app before the
+            # HTTP response to the request that caused them.
+            for effect in effects:
+                await effect()
+            await self.events_before_response()
+            return response
         for _ in effects:
             self._activity.begin()
         try:
