@@ -56,18 +56,24 @@
     return sign + minutes + " min " + Math.round((abs % 60000) / 1000) + " s";
   }
 
+  /* ACS results are {code, subCode, message}; the app's own errors are {status, code (a name), message}. */
   function resultText(info) {
     if (!info) { return ""; }
-    var code = info.code !== undefined && info.code !== null ? info.code : info.status;
-    if (code === undefined || code === null) { return info.message ? String(info.message) : ""; }
-    var sub = info.subCode !== undefined && info.subCode !== null ? "/" + info.subCode : "";
-    return String(code) + sub;
+    var parts = [];
+    if (typeof info.code === "number") {
+      parts.push(info.code + (info.subCode !== undefined && info.subCode !== null ? "/" + info.subCode : ""));
+    } else {
+      if (info.status !== undefined && info.status !== null) { parts.push(String(info.status)); }
+      if (info.code) { parts.push(String(info.code)); }
+    }
+    if (!parts.length && info.message) { parts.push(String(info.message)); }
+    return parts.join(" ");
   }
 
   function resultFailed(info) {
     if (!info) { return false; }
-    var code = info.code !== undefined && info.code !== null ? info.code : info.status;
-    return typeof code === "number" && code >= 400;
+    return (typeof info.code === "number" && info.code >= 400) ||
+      (typeof info.status === "number" && info.status >= 400);
   }
 
   var ROLES = {createCall: "callee", addParticipant: "invitee", cancelAddParticipant: "invitee",
@@ -90,9 +96,11 @@
     var byKey = {app: lifelines[0], acs: lifelines[1]};
     var start = timeOf(call.startedAt);
 
+    var keyOf = {};  // identity -> opaque key (p1, p2, ...): no identifier goes into the page's markup
     function lifeline(raw, role) {
       if (!raw) { return null; }
-      var key = "p:" + norm(raw);
+      var id = norm(raw);
+      var key = keyOf[id] || (keyOf[id] = "p" + (lifelines.length - 1));
       if (!byKey[key]) {
         byKey[key] = {key: key, label: mask(norm(raw)), role: role || kindOf(raw), kind: kindOf(raw)};
         lifelines.push(byKey[key]);
@@ -145,7 +153,10 @@
                          failed: failed, ms: isFinite(when) ? when : start, order: i})];
       var reaches = op.action === "reject" ? caller : target;
       var effect = op.action === "reject" ? "rejected (" + reason + ")" : EFFECTS[op.action];
-      if (reaches && effect && !failed) {
+      // A failed operation still reached its target when ACS reported the outcome (an invitation declined,
+      // a transfer refused); one that ACS refused outright did not.
+      var reached = !failed || !!op.invitationId || (op.result && typeof op.result.code === "number");
+      if (reaches && effect && reached) {
         group.push(step({from: "acs", to: reaches, kind: "effect", label: effect, status: status, ms: group[0].ms}));
       }
       return group;
@@ -241,7 +252,7 @@
       }
     });
     model.lifelines.forEach(function (l) {
-      var g = el("g", {"class": "lifeline lifeline-" + l.key.split(":")[0], "data-key": l.key,
+      var g = el("g", {"class": "lifeline lifeline-" + (l.key.charAt(0) === "p" ? "party" : l.key), "data-key": l.key,
                        "data-label": l.label, "data-role": l.role});
       g.appendChild(el("title", {}, l.label + " (" + l.role + (l.kind && l.kind !== l.role ? ", " + l.kind : "") + ")"));
       g.appendChild(el("line", {"class": "life", x1: x[l.key], x2: x[l.key], y1: head, y2: height - 6}));
@@ -269,12 +280,14 @@
       var head_ = s.failed ? "fail" : s.kind === "effect" || s.kind === "call" ? "effect" : "ok";
       g.appendChild(el("line", {"class": "arrow", x1: x1 + dir * 3, y1: y, x2: x2 - dir * 3, y2: y,
                                 "marker-end": "url(#head-" + head_ + ")"}));
-      var span = Math.abs(x2 - x1) + lane / 2;
+      // Labels centre on their arrow and may run past its ends, as far as the diagram leaves room.
+      var span = Math.max(Math.abs(x2 - x1) - 8, 2 * Math.min((x1 + x2) / 2 - 4, total - (x1 + x2) / 2 - 4));
       var mid = (x1 + x2) / 2;
       var top = (s.failed ? "\u2715 " : "") + s.label + (s.detail ? " " + s.detail : "");
       g.appendChild(el("text", {"class": "label", x: mid, y: y - 6, "text-anchor": "middle"}, clip(top, span)));
       var bottom = [s.context ? "ctx " + s.context : "", s.result ? s.result : "",
-                    s.status && s.status !== "succeeded" ? s.status : ""].filter(Boolean).join(" \u00b7 ");
+                    s.kind === "action" && s.status && s.status !== "succeeded" ? s.status : ""]
+        .filter(Boolean).join(" \u00b7 ");
       if (bottom) {
         g.appendChild(el("text", {"class": "meta", x: mid, y: y + 15, "text-anchor": "middle"}, clip(bottom, span)));
       }
