@@ -8,7 +8,7 @@ from shared import handlers
 from shared.bootstrap import get_services
 from shared.domain.call import DIRECTIONS, STATES
 from shared.domain.events import INCOMING_CALL, parse_callback_body, parse_incoming_call
-from shared.errors import AcsError, StoreUnavailable, ValidationError
+from shared.errors import StoreUnavailable, ValidationError
 from shared.domain.requests import parse_json_object
 from shared.http import (
     json_response, openapi_response, operation_context_param, query_choice, query_int, read_body, respond,
@@ -30,15 +30,13 @@ async def incoming_call(event: func.EventGridEvent) -> None:
         log.warning("IncomingCall %s refused: %s", event.id, exc)
         return
     try:
+        # Raises only where Event Grid's redelivery can help (the handler records every other failure).
         await handlers.on_incoming_call(await get_services(), incoming)
     except StoreUnavailable:
         # The ACS action is done; a redelivery repeats it under the same repeatability id (ACS acts once) and
-        # then records it. Raising is what asks Event Grid to redeliver.
+        # then records it.
         log.error("IncomingCall %s: decision carried out but not recorded; asking for redelivery", event.id)
         raise
-    except AcsError as exc:
-        if exc.retryable:
-            raise
 
 
 @app.route(route="callbacks/{callKey}/{token}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -159,3 +157,17 @@ async def hang_up(req: func.HttpRequest) -> func.HttpResponse:
 def openapi(req: func.HttpRequest) -> func.HttpResponse:
     """The OpenAPI 3 document of this API."""
     return openapi_response()
+
+
+@app.route(route="console", methods=["GET"])
+def console(req: func.HttpRequest) -> func.HttpResponse:
+    """The operator console: the calls and each call's sequence diagram, read from the state API in the browser."""
+    from shared import console as page
+    return page.page()
+
+
+@app.route(route="console/assets/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def console_assets(req: func.HttpRequest) -> func.HttpResponse:
+    """The console's script and style sheet: static, no data (a <script src> cannot carry the function key)."""
+    from shared import console as page
+    return page.asset(req.route_params.get("name", ""))

@@ -21,11 +21,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("callsteer")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-# Event Grid gives a handler 30 s; ACS gets a few quick retries inside that, never the SDK's minutes-long default.
-ACS_RETRY = dict(retry_total=3, retry_backoff_factor=0.25, retry_backoff_max=2.0, timeout=20,
-                 connection_timeout=5, read_timeout=10)
-TABLES_RETRY = dict(retry_total=2, retry_backoff_factor=0.2, retry_backoff_max=1.0, timeout=10,
-                    connection_timeout=5, read_timeout=10)
+# Event Grid gives the incoming-call handler 30 s in all: ACS gets 15 s of retries (Retry-After honoured
+# within them, see adapters/retry.py), Table Storage 8 s; never the SDKs' minutes-long defaults.
+ACS_BUDGET_SECONDS = 15.0
+ACS_RETRY = dict(retry_total=4, retry_backoff_factor=0.25, retry_backoff_max=2.0)
+ACS_TIMEOUTS = dict(connection_timeout=5, read_timeout=10)
+TABLES_RETRY = dict(retry_total=2, retry_backoff_factor=0.2, retry_backoff_max=1.0, timeout=8,
+                    connection_timeout=5, read_timeout=8)
 
 
 @dataclass
@@ -86,8 +88,11 @@ def _acs_client(settings: Settings):
     from azure.communication.callautomation.aio import CallAutomationClient
     from azure.core.credentials import AzureKeyCredential
 
+    from shared.adapters.retry import BudgetedRetryPolicy
+
     credential = AzureKeyCredential(settings.acs.access_key) if settings.acs.access_key else _credential()
-    return CallAutomationClient(settings.acs.endpoint, credential, **ACS_RETRY)
+    retry = BudgetedRetryPolicy(ACS_BUDGET_SECONDS, **ACS_RETRY)
+    return CallAutomationClient(settings.acs.endpoint, credential, retry_policy=retry, **ACS_TIMEOUTS)
 
 
 def build_services(settings: Settings | None = None) -> Services:

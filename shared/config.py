@@ -39,6 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TABLES_ENDPOINT", "Table Storage endpoint, reached with the managed identity", "", deployed=True),
     Setting("ROUTING_RULES", "routing rules, inline JSON", "", deployed=True),
     Setting("ROUTING_RULES_FILE", "path of a routing rules JSON file, used when ROUTING_RULES is unset", "rules.example.json"),
+    Setting("STALE_CALL_SECONDS", "a live call silent this long is checked against ACS when it is read", "600"),
 )
 
 SETTING_NAMES: tuple[str, ...] = tuple(s.name for s in SETTINGS)
@@ -75,6 +76,7 @@ class Settings:
     tables: TablesSettings
     rules_json: str | None = field(repr=False)
     rules_file: str | None
+    stale_call_seconds: int = 600
 
 
 def _get(env: Mapping[str, str], name: str) -> str:
@@ -189,4 +191,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     rules_file = None if rules_json else (_get(env, "ROUTING_RULES_FILE") or None)
     if rules_json is None and rules_file is None:
         raise ConfigError("settings ROUTING_RULES and ROUTING_RULES_FILE are both missing: set one of them")
-    return Settings(acs=_acs(env), callback=_callback(env), tables=_tables(env), rules_json=rules_json, rules_file=rules_file)
+    return Settings(acs=_acs(env), callback=_callback(env), tables=_tables(env), rules_json=rules_json,
+                    rules_file=rules_file, stale_call_seconds=_seconds(env, "STALE_CALL_SECONDS"))
+
+
+def _seconds(env: Mapping[str, str], name: str) -> int:
+    raw = _get(env, name) or _default(name)
+    if not raw.isdigit():
+        raise ConfigError(f"setting {name} must be a whole number of seconds, got {raw!r}")
+    return int(raw)

@@ -8,7 +8,7 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
 from shared.adapters.acs import Connection, Repeatability
@@ -19,6 +19,7 @@ from shared.domain import plan as plans
 from shared.domain import requests as rq
 from shared.domain.call import (
     CONNECTING, OUTBOUND, Call, answer_context, apply_event, call_from_decision, merge_declared, new_call_from_event,
+    reconcile_ended,
 )
 from shared.domain.callback_tokens import callback_url, inbound_call_key, new_call_key, token_matches
 from shared.domain.events import CallEvent, IncomingCall
@@ -31,6 +32,8 @@ from shared.errors import (
 
 log = logging.getLogger("callsteer")
 MAX_WRITE_ATTEMPTS = 8
+# How old an IncomingCall may be for a redelivery to still reach a ringing caller.
+REDELIVERY_WINDOW = timedelta(seconds=30)
 
 
 def _error_dict(action: str, exc: AcsError) -> dict[str, Any]:
@@ -67,6 +70,13 @@ async def on_incoming_call(services: Services, incoming: IncomingCall) -> Call:
         elif isinstance(decision, Redirect):
             await services.control.redirect(incoming.incoming_call_context, decision.target, repeat)
     except AcsError as exc:
+        if exc.retryable and now - incoming.event_time < REDELIVERY_WINDOW:
+            # ACS kept failing through our retries, but the caller may still be ringing: Event Grid's
+            # redelivery repeats this request under the same repeatability id. Nothing is recorded yet, so a
+            # later success is the call's only record.
+            log.error("incoming call %s: %s by rule %r failed (status=%s code=%s); asking for redelivery",
+                      incoming.correlation_id, decision.action, decision.rule, exc.status, exc.code)
+            raise
         error = _error_dict(decision.action, exc)
         log.error("incoming call %s: %s by rule %r failed: status=%s code=%s retryable=%s", incoming.correlation_id,
                   decision.action, decision.rule, exc.status, exc.code, exc.retryable)
@@ -393,12 +403,40 @@ async def hang_up(services: Services, call_id: str, body: dict[str, Any]) -> dic
 
 
 async def get_call(services: Services, call_id: str) -> dict[str, Any]:
-    """The stored call with its event log, or NotFound."""
+    """The stored call with its event log, or NotFound; a live call silent for long is checked with ACS first."""
     found = await services.store.load_with_events(call_id)
     if found is None:
         raise NotFound(f"no call with id {call_id!r}")
     loaded, events = found
-    return {**loaded.call.to_dict(), "events": [e.to_dict() for e in events]}
+    call = loaded.call
+    stale_after = timedelta(seconds=services.settings.stale_call_seconds)
+    if not call.ended and call.call_connection_id and services.clock() - call.updated_at >= stale_after:
+        call, events = await _reconcile(services, loaded, events)
+    return {**call.to_dict(), "events": [e.to_dict() for e in events]}
+
+
+async def _reconcile(services: Services, loaded: Any, events: list[Any]) -> tuple[Call, list[Any]]:
+    """Ask ACS about a call that has been silent: if ACS no longer knows it, it ended unheard; record that."""
+    call = loaded.call
+    try:
+        state = await services.control.call_state(call.call_connection_id)
+    except AcsError as exc:
+        log.warning("could not check stale call %s with ACS: status=%s", call.id, exc.status)
+        return call, events
+    now = services.clock()
+    if state is not None and state != "disconnected":
+        refreshed = replace(call, updated_at=now)
+        records: list[Any] = []
+    else:
+        refreshed, record = reconcile_ended(call, now, "ACS no longer knows the call; CallDisconnected never came")
+        records = [record]
+    try:
+        await services.store.save(refreshed, loaded.etag, records)
+    except ConcurrencyConflict:
+        return call, events  # a callback just changed it: its news is fresher than ours
+    if records:
+        log.warning("call %s was %s but ACS no longer knows it: recorded as disconnected", call.id, call.state)
+    return refreshed, events + records
 
 
 async def list_calls(services: Services, limit: int, state: str | None, direction: str | None) -> list[dict[str, Any]]:

@@ -80,6 +80,9 @@ class CallControl(Protocol):
 
     async def hang_up(self, call_connection_id: str, for_everyone: bool, repeat: Repeatability) -> None: ...
 
+    async def call_state(self, call_connection_id: str) -> str | None:
+        """The call's state as ACS knows it, or None when ACS does not know the call (any more)."""
+
 
 def _acs_error(exc: Exception, action: str) -> AcsError:
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
@@ -187,3 +190,13 @@ class AcsCallControl:
         headers = repeat.headers() if for_everyone else None
         await self._send("TerminateCall" if for_everyone else "HangupCall", lambda: connection.hang_up(
             for_everyone, **({"headers": headers} if headers else {})))
+
+    async def call_state(self, call_connection_id: str) -> str | None:
+        connection = self._client.get_call_connection(call_connection_id)
+        try:
+            props = await self._send("GetCall", connection.get_call_properties)
+        except AcsError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return str(props.call_connection_state or "")

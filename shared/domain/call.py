@@ -262,3 +262,13 @@ def merge_declared(existing: Call, declared: Call, events: list[EventRecord], no
         plan_state=existing.plan_state or declared.plan_state,
         updated_at=now,
     )
+
+
+def reconcile_ended(call: Call, now: datetime, reason: str) -> tuple[Call, EventRecord]:
+    """A live call that ACS no longer knows: it ended without the app hearing CallDisconnected."""
+    record = EventRecord(seq=call.event_count + 1, id=f"reconciled:{call.id}:{now.isoformat()}", type="Reconciled",
+                         time=now, detail={"reason": reason})
+    operations = ops.close_by_event(call.operations, "CallDisconnected", None,
+                                    {"message": f"reconciled: {reason}"}, now)
+    return replace(call, state=DISCONNECTED, ended_at=now, updated_at=now, event_count=record.seq,
+                   operations=operations), record
