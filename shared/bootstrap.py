@@ -102,6 +102,9 @@ def build_services(settings: Settings | None = None) -> Services:
 
     settings = settings or load_settings()
     rules = read_rules(settings)
+    # azure-core logs every request's URL and headers at INFO; URLs carry call ids and the key set's host,
+    # and its header redaction is an allow-list we do not control. Keep it to warnings.
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
     verifier = None
     if settings.callback.verify_jwt:
         verifier = JwksCallbackVerifier(settings.callback.jwks_url, settings.callback.issuer, settings.acs.resource_id)
