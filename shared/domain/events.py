@@ -294,12 +294,17 @@ def parse_callback_event(raw: Any, index: int) -> CallEvent:
     return cls(**common)
 
 
-def parse_callback_body(body: bytes) -> list[CallEvent]:
-    """Parse a callback POST body: a JSON array of CloudEvents, every one valid, or ValidationError."""
+def decode_json(body: bytes) -> Any:
+    """A request body's JSON, or ValidationError saying where it breaks."""
     try:
-        raw = json.loads(body)
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError(f"body is not valid JSON: {exc}", field="body") from None
+
+
+def parse_callback_body(body: bytes) -> list[CallEvent]:
+    """Parse a callback POST body: a JSON array of CloudEvents, every one valid, or ValidationError."""
+    raw = decode_json(body)
     if not isinstance(raw, list):
         raise ValidationError("body must be a JSON array of CloudEvents", field="body")
     if not raw:

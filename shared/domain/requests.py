@@ -8,11 +8,11 @@ restricted character set. The app refuses what the service would refuse, before 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from shared.domain.events import decode_json
 from shared.domain.identifiers import PHONE, Identifier, parse_phone_number, parse_target
 from shared.errors import ValidationError
 
@@ -36,10 +36,7 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     """The request body as a JSON object; an empty body is an empty object."""
     if not body or not body.strip():
         return {}
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"body is not valid JSON: {exc}", field="body") from None
+    value = decode_json(body)
     if not isinstance(value, dict):
         raise ValidationError("body must be a JSON object", field="body")
     return value
