@@ -1,7 +1,7 @@
 """The console tested as a person uses it: the app, the ACS emulator and Azurite as processes, real calls, and
 headless Chromium (Debian's package, driven by Playwright's library) opening the page the app serves.
 
-The session places one call per scenario (answer, reject, redirect, a ring group with a declined invitation,
+The module's stack places one call per scenario (answer, reject, redirect, a ring group with a declined invitation,
 a transfer through the control API, an outbound call), waits until each has settled, and hands the tests the
 calls as the state API shows them. Screenshots go to artifacts/console/.
 """
@@ -113,7 +113,7 @@ def _ring_done(call: dict[str, Any]) -> bool:
     return call["state"] != "connected" or plan.get("phase") in (None, "done")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def console() -> Iterator[Console]:
     """The stack with one settled call per scenario, by name."""
     with LocalStack(emulator_args=("--time-scale", "0.05"),
@@ -142,9 +142,13 @@ def console() -> Iterator[Console]:
         yield c
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser_context() -> Iterator[Any]:
-    """Headless Debian Chromium with its own temporary profile. Missing Chromium fails loudly, never skips."""
+    """Headless Debian Chromium with its own temporary profile. Missing Chromium fails loudly, never skips.
+
+    Module-scoped on purpose: Playwright's sync API runs its own event loop while it is open, which must be
+    closed before pytest-asyncio's session loop runs the async end-to-end tests.
+    """
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(f"Chromium not found at {CHROMIUM}: the console tests drive Debian's chromium package. "
                     "Run ./dev setup (devtools/console_setup.sh installs chromium and chromium-driver with apt), "
