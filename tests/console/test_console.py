@@ -299,3 +299,10 @@ def test_the_diagram_works_without_operations(console: Console, page: Any) -> No
               "events": [], "error": {"action": "redirect", "status": 400, "code": "BadRequest", "message": "no"}}
     model = page.evaluate("call => CallsteerDiagram.build(call)", failed)
     assert [(s["label"], s["failed"], s.get("result")) for s in model["steps"]][2:] == [("redirect", True, "400 BadRequest")]
+
+
+def test_a_link_to_an_unknown_call_says_so(console: Console, page: Any) -> None:
+    page.goto(f"{console.url}?call=no-such-call")
+    page.wait_for_selector("body[data-ready=true]", state="attached")
+    assert page.inner_text("#detail-title") == "No call no-such-call"
+    assert page.locator("#diagram g.step").count() == 0 and page.errors == []
