@@ -60,7 +60,7 @@ BENCH_RULES = {
 # How the benchmark adds a participant to a call. Until the app's control route exists this goes straight
 # to ACS (the emulator) with the SDK; to drive it through the app instead, switch this one line to
 # `add_participant_via_app_route` (POST /api/calls/{id}/participants on the local host).
-ADD_PARTICIPANT = "sdk"
+ADD_PARTICIPANT = "app_route"
 
 
 @dataclass
