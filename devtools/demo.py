@@ -6,15 +6,12 @@ python -m devtools.demo [--keep-running]
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime
 from typing import Any
 
-from devtools.stack import LocalStack
+from devtools.stack import LocalStack, http_json
 
 SAMPLE_CALLS = (
     {"title": "a customer calls the support line", "from": "+14255550123", "to": "+18005550111"},
@@ -26,20 +23,8 @@ SAMPLE_CALLS = (
 )
 
 
-def _request(method: str, url: str, body: Any = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            text = response.read().decode()
-            return response.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as error:
-        text = error.read().decode()
-        return error.code, json.loads(text) if text else None
-
-
 def _idle(stack: LocalStack) -> None:
-    _request("POST", f"{stack.emulator_url}/emulator/idle?timeout=10")
+    http_json("POST", f"{stack.emulator_url}/emulator/idle?timeout=10")
 
 
 def _timeline(call: dict[str, Any]) -> list[str]:
@@ -73,26 +58,26 @@ def run(keep_running: bool) -> int:
         answered = []
         for sample in SAMPLE_CALLS:
             body = {k: v for k, v in sample.items() if k != "title"}
-            status, event = _request("POST", f"{stack.emulator_url}/emulator/incoming-calls", body)
+            status, event = http_json("POST", f"{stack.emulator_url}/emulator/incoming-calls", body)
             if status != 201:
                 print(f"could not place the call: {status} {event}", file=sys.stderr)
                 return 1
             _idle(stack)
-            status, listing = _request("GET", f"{stack.host_url}/api/calls?limit=50")
+            status, listing = http_json("GET", f"{stack.host_url}/api/calls?limit=50")
             call_id = next(c["id"] for c in listing["calls"] if c["correlationId"] == event["data"]["correlationId"])
-            _, call = _request("GET", f"{stack.host_url}/api/calls/{call_id}")
+            _, call = http_json("GET", f"{stack.host_url}/api/calls/{call_id}")
             print(f"* {sample['title']}: {sample['from']} -> {sample['to']}")
             print(f"    decision: {_describe(call)}")
             print("\n".join(_timeline(call)) or "      (no callbacks follow a reject or a redirect)")
             if call["state"] == "connected":
                 answered.append(call)
         for call in answered:
-            _request("POST", f"{stack.emulator_url}/emulator/calls/{call['callConnectionId']}/hang-up", {})
+            http_json("POST", f"{stack.emulator_url}/emulator/calls/{call['callConnectionId']}/hang-up", {})
             _idle(stack)
-            _, ended = _request("GET", f"{stack.host_url}/api/calls/{call['callConnectionId']}")
+            _, ended = http_json("GET", f"{stack.host_url}/api/calls/{call['callConnectionId']}")
             print(f"\n* the caller of {call['callConnectionId']} hangs up: state {ended['state']}")
             print("\n".join(_timeline(ended)))
-        _, listing = _request("GET", f"{stack.host_url}/api/calls?limit=50")
+        _, listing = http_json("GET", f"{stack.host_url}/api/calls?limit=50")
         print(f"\n{len(listing['calls'])} calls recorded in Table Storage (Azurite). "
               f"State API: {stack.host_url}/api/calls")
         print(f"Console (calls and their sequence diagrams): {stack.host_url}/api/console"

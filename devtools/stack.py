@@ -13,13 +13,28 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from devtools.azurite import Azurite, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SETTINGS = PROJECT_ROOT / "local.settings.sample.json"
+
+
+def http_json(method: str, url: str, body: Any = None) -> tuple[int, Any]:
+    """A JSON request to the local stack: its status and decoded body (None when empty), errors included."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read().decode()
+            return response.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as error:
+        text = error.read().decode()
+        return error.code, json.loads(text) if text else None
 
 
 def port_is_free(port: int) -> bool:

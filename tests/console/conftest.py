@@ -13,15 +13,13 @@ import os
 import shutil
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from devtools.stack import PROJECT_ROOT, LocalStack
+from devtools.stack import PROJECT_ROOT, LocalStack, http_json
 
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "console"
 CHROMIUM = os.environ.get("CALLSTEER_CHROMIUM", "/usr/bin/chromium")
@@ -59,24 +57,13 @@ class Console:
     def url(self) -> str:
         return f"{self.stack.host_url}/api/console"
 
-    def request(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                text = response.read().decode()
-                return response.status, json.loads(text) if text else None
-        except urllib.error.HTTPError as error:
-            text = error.read().decode()
-            return error.code, json.loads(text) if text else None
-
     def api(self, method: str, path: str, body: Any = None) -> Any:
-        status, payload = self.request(method, f"{self.stack.host_url}/api/{path}", body)
+        status, payload = http_json(method, f"{self.stack.host_url}/api/{path}", body)
         assert 200 <= status < 300, f"{method} /api/{path}: {status} {payload}"
         return payload
 
     def emulator(self, method: str, path: str, body: Any = None) -> Any:
-        status, payload = self.request(method, f"{self.stack.emulator_url}/emulator/{path}", body)
+        status, payload = http_json(method, f"{self.stack.emulator_url}/emulator/{path}", body)
         assert 200 <= status < 300, f"{method} /emulator/{path}: {status} {payload}"
         return payload
 
