@@ -157,6 +157,7 @@ def event_to_entity(call_id: str, record: EventRecord) -> dict[str, Any]:
         "operationContext": record.operation_context,
         "result": _dumps(record.result.to_dict()) if record.result else None,
         "detail": _dumps(record.detail) if record.detail else None,
+        "receivedAt": record.received_at.isoformat() if record.received_at else None,
     }
     return {k: v for k, v in entity.items() if v is not None}
 
@@ -171,6 +172,7 @@ def entity_to_event(entity: dict[str, Any]) -> EventRecord:
         operation_context=entity.get("operationContext"),
         result=ResultInformation(result.get("code"), result.get("subCode"), result.get("message")) if result else None,
         detail=_loads(entity.get("detail")) or {},
+        received_at=_time(entity.get("receivedAt")),
     )
 
 

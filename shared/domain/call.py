@@ -61,9 +61,13 @@ class EventRecord:
     operation_context: str | None = None
     result: ResultInformation | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # When the app applied it, on the app's clock (`time` is ACS's): orders events against the app's actions.
+    received_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"seq": self.seq, "type": self.type, "id": self.id, "time": self.time.isoformat()}
+        if self.received_at:
+            entry["receivedAt"] = self.received_at.isoformat()
         if self.operation_context:
             entry["operationContext"] = self.operation_context
         if self.result:
@@ -151,7 +155,8 @@ def _event_detail(event: CallEvent) -> dict[str, Any]:
 def apply_event(call: Call, event: CallEvent, now: datetime) -> tuple[Call, EventRecord]:
     """Fold one callback event into the call; returns the new call and the event's log entry."""
     record = EventRecord(seq=call.event_count + 1, id=event.id, type=event.name, time=event.time,
-                         operation_context=event.operation_context, result=event.result, detail=_event_detail(event))
+                         operation_context=event.operation_context, result=event.result, detail=_event_detail(event),
+                         received_at=now)
     transfer = ops.find(call.operations, event.operation_context or "") if isinstance(event, CallTransferAccepted) else None
     state = next_state(call.state, event, group_transfer=bool(transfer and transfer.transferee))
     changes: dict[str, Any] = {
@@ -267,7 +272,7 @@ def merge_declared(existing: Call, declared: Call, events: list[EventRecord], no
 def reconcile_ended(call: Call, now: datetime, reason: str) -> tuple[Call, EventRecord]:
     """A live call that ACS no longer knows: it ended without the app hearing CallDisconnected."""
     record = EventRecord(seq=call.event_count + 1, id=f"reconciled:{call.id}:{now.isoformat()}", type="Reconciled",
-                         time=now, detail={"reason": reason})
+                         time=now, detail={"reason": reason}, received_at=now)
     operations = ops.close_by_event(call.operations, "CallDisconnected", None,
                                     {"message": f"reconciled: {reason}"}, now)
     return replace(call, state=DISCONNECTED, ended_at=now, updated_at=now, event_count=record.seq,
