@@ -1,0 +1,4 @@
+"""The bad-input corpus runs through the e2e stack: Azurite, the ACS emulator and the app on the local host."""
+
+from tests.e2e.conftest import azurite, settings_changed, stack  # noqa: F401
+from tests.reliability.helpers import own_stack_settings  # noqa: F401  (autouse)
