@@ -31,7 +31,8 @@ from shared.errors import (
 )
 
 log = logging.getLogger("callsteer")
-MAX_WRITE_ATTEMPTS = 8
+# Optimistic writes retried under contention (jittered, growing backoff) before answering 503.
+MAX_WRITE_ATTEMPTS = 12
 # How old an IncomingCall may be for a redelivery to still reach a ringing caller.
 REDELIVERY_WINDOW = timedelta(seconds=30)
 
@@ -41,7 +42,7 @@ def _error_dict(action: str, exc: AcsError) -> dict[str, Any]:
 
 
 async def _backoff(attempt: int) -> None:
-    await asyncio.sleep(random.uniform(0, 0.01 * (2 ** attempt)))
+    await asyncio.sleep(random.uniform(0, 0.01 * (2 ** min(attempt, 6))))
 
 
 def _url(services: Services, call_key: str) -> str:
@@ -152,7 +153,20 @@ async def on_callback(services: Services, call_key: str, events: list[CallEvent]
         applied, duplicates = applied + done, duplicates + dup
         if call is not None:
             await _run(services, call, commands)
+        if dup:
+            # A repeat may mean our first answer to ACS was lost after the write landed: any step that write
+            # recorded but ACS never accepted is sent now, under its repeatability id.
+            await _resend_unsent(services, connection_id)
     return CallbackOutcome(applied, duplicates)
+
+
+async def _resend_unsent(services: Services, call_id: str) -> None:
+    loaded = await services.store.load(call_id)
+    if loaded is not None:
+        commands = plans.unsent(loaded.call)
+        if commands:
+            log.warning("call %s: sending %d follow-up(s) recorded but never accepted", call_id, len(commands))
+            await _run(services, loaded.call, commands)
 
 
 async def _apply_events(services: Services, call_key: str, connection_id: str, events: list[CallEvent]
@@ -235,6 +249,13 @@ def _failed(exc: AcsError) -> Callable[[Operation, datetime], Operation]:
     return change
 
 
+def _accepted(invitation_id: str | None = None) -> Callable[[Operation, datetime], Operation]:
+    def change(op: Operation, now: datetime) -> Operation:
+        return replace(op, accepted_at=op.accepted_at or now, invitation_id=invitation_id or op.invitation_id,
+                       updated_at=now)
+    return change
+
+
 def _repeat(call: Call, context: str) -> Repeatability:
     op = ops.find(call.operations, context)
     return Repeatability.for_key(f"{call.id}:{context}", op.created_at if op else call.updated_at)
@@ -246,12 +267,11 @@ async def _run(services: Services, call: Call, commands: list[plans.Command]) ->
         repeat = _repeat(call, command.context)
         connection_id = call.call_connection_id
         try:
+            invitation_id = None
             if isinstance(command, plans.AddParticipant):
                 invitation_id = await services.control.add_participant(
                     connection_id, parse_target(command.target, "ring"), command.caller_id, None,
                     command.timeout_seconds, None, None, command.context, repeat)
-                await _settle(services, call.id, command.context,
-                              lambda op, now: replace(op, invitation_id=invitation_id, updated_at=now))
             elif isinstance(command, plans.CancelAddParticipant):
                 await services.control.cancel_add_participant(connection_id, command.invitation_id, command.context,
                                                               repeat)
@@ -264,6 +284,8 @@ async def _run(services: Services, call: Call, commands: list[plans.Command]) ->
             log.warning("follow-up %s of call %s failed: status=%s code=%s", type(command).__name__,
                         connection_id, exc.status, exc.code)
             await _settle(services, call.id, command.context, _failed(exc))
+            continue
+        await _settle(services, call.id, command.context, _accepted(invitation_id))
 
 
 # ---- control API ---------------------------------------------------------------------------------------------
@@ -292,10 +314,12 @@ async def _act(services: Services, call_id: str, action: str, context: str, targ
     call, commands = await _update(services, call_id, declare)
     await _run(services, call, commands)
     try:
-        return await send(call, _repeat(call, context))
+        result = await send(call, _repeat(call, context))
     except AcsError as exc:
         await _settle(services, call_id, context, _failed(exc))
         raise
+    await _settle(services, call_id, context, _accepted(result if action == ops.ADD_PARTICIPANT else None))
+    return result
 
 
 async def create_call(services: Services, body: dict[str, Any]) -> dict[str, Any]:
@@ -359,8 +383,6 @@ async def add_participant(services: Services, call_id: str, body: dict[str, Any]
             request.invitation_timeout, request.custom.sip or None, request.custom.voip or None, context, repeat)
 
     invitation_id = await _act(services, call_id, ops.ADD_PARTICIPANT, context, request.target.display, send)
-    await _settle(services, call_id, context, lambda op, now: replace(op, invitation_id=invitation_id,
-                                                                      updated_at=now))
     return {"invitationId": invitation_id, "operationContext": context}
 
 

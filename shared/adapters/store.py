@@ -179,7 +179,9 @@ def entity_to_event(entity: dict[str, Any]) -> EventRecord:
 def _unavailable(exc: Exception) -> bool:
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         return True
-    return isinstance(exc, HttpResponseError) and (exc.status_code or 0) in (408, 429, 500, 502, 503, 504)
+    # 401/403 included: right after a deployment the identity's role assignment may not have spread yet,
+    # and a retry later is what helps.
+    return isinstance(exc, HttpResponseError) and (exc.status_code or 0) in (401, 403, 408, 429, 500, 502, 503, 504)
 
 
 def _table_missing(exc: HttpResponseError) -> bool:

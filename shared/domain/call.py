@@ -172,7 +172,8 @@ def apply_event(call: Call, event: CallEvent, now: datetime) -> tuple[Call, Even
     invitation_id = event.invitation_id if isinstance(event, CancelAddParticipantSucceeded) else None
     changes["operations"] = ops.close_by_event(call.operations, event.name, event.operation_context,
                                                event.result.to_dict() if event.result else None, now, invitation_id)
-    if isinstance(event, ParticipantsUpdated) and not call.ended:
+    # Even after the call ended: the list with the highest sequence number is the last one, whatever the order.
+    if isinstance(event, ParticipantsUpdated):
         newer = (call.participants_seq is None or event.sequence_number is None
                  or event.sequence_number > call.participants_seq)
         if newer:

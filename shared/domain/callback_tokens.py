@@ -8,7 +8,7 @@ import hmac
 import re
 import uuid
 
-_KEY = re.compile(r"^[a-z0-9]{16,64}$")
+_KEY = re.compile(r"[a-z0-9]{16,64}")
 _PURPOSE = b"callsteer/callback/v1:"
 CALLBACK_ROUTE_PREFIX = "callbacks"
 
@@ -21,7 +21,7 @@ def callback_token(secret: bytes, call_key: str) -> str:
 
 def token_matches(secret: bytes, call_key: str, token: str) -> bool:
     """Constant-time check of a token against the call key; malformed keys never match."""
-    if not _KEY.match(call_key or ""):
+    if not _KEY.fullmatch(call_key or ""):
         return False
     return hmac.compare_digest(callback_token(secret, call_key).encode(), (token or "").encode())
 

@@ -300,6 +300,8 @@ def decode_json(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError(f"body is not valid JSON: {exc}", field="body") from None
+    except RecursionError:
+        raise ValidationError("body is not valid JSON: nested too deeply", field="body") from None
 
 
 def parse_callback_body(body: bytes) -> list[CallEvent]:

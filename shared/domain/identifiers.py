@@ -16,7 +16,7 @@ UNKNOWN = "unknown"
 KINDS = (PHONE, ACS_USER, TEAMS_USER, TEAMS_APP, "teamsExtensionUser", UNKNOWN)
 
 # E.164: a plus, a country code that does not start with 0, at most 15 digits in all.
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _ACS_PREFIXES = ("8:acs:", "8:spool:", "8:dod-acs:", "8:gcch-acs:")
 _TEAMS_USER_PREFIXES = ("8:orgid:", "8:dod:", "8:gcch:", "8:teamsvisitor:")
 _TEAMS_APP_PREFIXES = ("28:orgid:", "28:dod:", "28:gcch:")
@@ -71,7 +71,7 @@ def kind_of_raw_id(raw_id: str) -> str:
 
 def parse_phone_number(value: Any, field_name: str) -> str:
     """Validate an E.164 number; raise ValidationError naming the field."""
-    if not isinstance(value, str) or not _E164.match(value):
+    if not isinstance(value, str) or not _E164.fullmatch(value):
         raise ValidationError(f"{field_name} must be an E.164 phone number like +14255550123", field=field_name)
     return value
 

@@ -58,6 +58,8 @@ class Operation:
     result: dict[str, Any] | None = None
     # For transfers: the participant moved away; None for a 1:1 transfer, which hands the whole call on.
     transferee: str | None = None
+    # When ACS accepted the request (its HTTP response); None while it may not have been sent at all.
+    accepted_at: datetime | None = None
 
     @property
     def final(self) -> bool:
@@ -68,7 +70,8 @@ class Operation:
                  "source": self.source, "target": self.target, "transferee": self.transferee,
                  "invitationId": self.invitation_id,
                  "result": self.result, "createdAt": self.created_at.isoformat(),
-                 "updatedAt": self.updated_at.isoformat()}
+                 "updatedAt": self.updated_at.isoformat(),
+                 "acceptedAt": self.accepted_at.isoformat() if self.accepted_at else None}
         return {k: v for k, v in entry.items() if v is not None}
 
     @classmethod
@@ -77,7 +80,8 @@ class Operation:
                    created_at=parse_time(data["createdAt"]), updated_at=parse_time(data["updatedAt"]),
                    source=data.get("source", "api"), target=data.get("target"),
                    invitation_id=data.get("invitationId"), result=data.get("result"),
-                   transferee=data.get("transferee"))
+                   transferee=data.get("transferee"),
+                   accepted_at=parse_time(data["acceptedAt"]) if data.get("acceptedAt") else None)
 
 
 def close_by_event(operations: tuple[Operation, ...], event_name: str, context: str | None,

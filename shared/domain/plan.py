@@ -160,3 +160,22 @@ def advance(call: Any, now: datetime) -> tuple[Any, list[Command]]:
         call, command = _invite(call, plan, len(ring), now)
         return call, [command]
     return _fallback(call, plan, now)
+
+
+def unsent(call: Any) -> list[Command]:
+    """The plan's steps recorded as pending that ACS never accepted: to send again (under the same
+    repeatability id, so a step that did reach ACS is not carried out twice)."""
+    plan = call.plan or {}
+    commands: list[Command] = []
+    for op in call.operations:
+        if op.source != "plan" or op.status != ops.PENDING or op.accepted_at is not None:
+            continue
+        if op.action == ops.ADD_PARTICIPANT:
+            commands.append(AddParticipant(op.context, op.target, plan.get("timeoutSeconds"), plan.get("callerId")))
+        elif op.action == ops.CANCEL_ADD_PARTICIPANT:
+            commands.append(CancelAddParticipant(op.context, op.target))
+        elif op.action == ops.TRANSFER:
+            commands.append(Transfer(op.context, op.target))
+        elif op.action == ops.HANG_UP:
+            commands.append(HangUp(op.context, for_everyone=True))
+    return commands

@@ -27,8 +27,8 @@ MAX_OPERATION_CONTEXT = 256
 MAX_DISPLAY_NAME = 256
 SIP_PREFIX = "x-ms-custom-"
 UUI_HEADER = "User-To-User"
-_SIP_NAME = re.compile(r"^[A-Za-z0-9.!%*_+~-]+$")
-_SIP_VALUE = re.compile(r"^[A-Za-z0-9=;.!%*_+~-]*$")
+_SIP_NAME = re.compile(r"[A-Za-z0-9.!%*_+~-]+")
+_SIP_VALUE = re.compile(r"[A-Za-z0-9=;.!%*_+~-]*")
 _LOCATORS = {"serverCallId": "serverCall", "groupCallId": "groupCall", "roomId": "room"}
 
 
@@ -82,7 +82,7 @@ def sip_headers(value: Any, name: str = "sipHeaders") -> dict[str, str]:
         where = f"{name}.{header}"
         if not header.lower().startswith(SIP_PREFIX) or len(header) == len(SIP_PREFIX):
             raise ValidationError(f"{where}: custom SIP header names must start with X-MS-Custom-", field=where)
-        if len(header) > MAX_HEADER_NAME or not _SIP_NAME.match(header):
+        if len(header) > MAX_HEADER_NAME or not _SIP_NAME.fullmatch(header):
             raise ValidationError(f"{where}: SIP header names have at most {MAX_HEADER_NAME} characters of "
                                   "letters, digits and . ! % * _ + ~ -", field=where)
         _sip_value(text, where)
@@ -92,7 +92,7 @@ def sip_headers(value: Any, name: str = "sipHeaders") -> dict[str, str]:
 def _sip_value(text: Any, where: str) -> None:
     if not isinstance(text, str):
         raise ValidationError(f"{where} must be a string", field=where)
-    if len(text) > MAX_SIP_VALUE or not _SIP_VALUE.match(text):
+    if len(text) > MAX_SIP_VALUE or not _SIP_VALUE.fullmatch(text):
         raise ValidationError(f"{where}: SIP header values have at most {MAX_SIP_VALUE} characters of "
                               "letters, digits and = ; . ! % * _ + ~ -", field=where)
 

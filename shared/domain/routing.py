@@ -18,8 +18,8 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REJECT_REASONS = ("none", "busy", "forbidden")
 STRATEGIES = ("simultaneous", "sequential")
 MAX_INVITATION_TIMEOUT = 180
-_TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
-_PHONE_PATTERN = re.compile(r"^\+[0-9*?]+$")
+_TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+_PHONE_PATTERN = re.compile(r"\+[0-9*?]+")
 _MATCH_KEYS = {"to", "from", "callerKind", "within", "outside", "headers"}
 _WINDOW_KEYS = {"timezone", "days", "start", "end"}
 
@@ -191,7 +191,7 @@ def _id_patterns(value: Any, where: str) -> tuple[str, ...]:
         if pattern == "*":
             continue
         if pattern.startswith("+"):
-            if not _PHONE_PATTERN.match(pattern):
+            if not _PHONE_PATTERN.fullmatch(pattern):
                 raise _fail(item, f"{pattern!r} is not an E.164 number or number pattern like +1900*")
             if "*" not in pattern and "?" not in pattern:
                 try:
@@ -206,7 +206,7 @@ def _id_patterns(value: Any, where: str) -> tuple[str, ...]:
 def _clock(value: Any, where: str, allow_24: bool) -> tuple[time, bool]:
     if allow_24 and value == "24:00":
         return time(0, 0), True
-    if not isinstance(value, str) or not _TIME.match(value):
+    if not isinstance(value, str) or not _TIME.fullmatch(value):
         raise _fail(where, "must be a time HH:MM (00:00 to 23:59)")
     hours, minutes = value.split(":")
     return time(int(hours), int(minutes)), False
@@ -365,6 +365,8 @@ def load_rules(text: str, source: str = "ROUTING_RULES") -> Ruleset:
         document = json.loads(text)
     except ValueError as exc:
         raise RulesError(f"{source} is not valid JSON: {exc}", field=source) from None
+    except RecursionError:
+        raise RulesError(f"{source} is not valid JSON: nested too deeply", field=source) from None
     try:
         return parse_rules(document)
     except RulesError as exc:

@@ -129,10 +129,6 @@ async def test_nothing_after_call_disconnected_brings_a_call_back(stack):
     assert [e["type"] for e in now["events"]][-len(late):] == late
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: shared/domain/call.apply_event ignores a ParticipantsUpdated once the "
-                   "call has ended, even one with a higher sequenceNumber that ACS emitted before CallDisconnected "
-                   "and that arrived after it: the final participants then depend on delivery order (the in-order "
-                   "result has the seq-2 list, this one keeps seq 1)")
 async def test_a_higher_participants_update_arriving_after_call_disconnected_still_wins(stack):
     call, key, _ = await answered_call(stack, "+14255550502")
     first = participants_updated(call, 501, ["4:+14255550502"], "late-pu-1")

@@ -101,11 +101,6 @@ async def test_a_control_action_meeting_a_storage_fault_sends_nothing_and_says_r
     fig.bump(fig.CALLS)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: when Table Storage applies a callback's transaction but its answer is "
-                   "lost (connection dropped), the callback answers 503; ACS's retry then finds the event row and "
-                   "handlers._apply_events treats the whole delivery as a duplicate, so the follow-ups that the first "
-                   "write recorded as pending (here the plan's transfer after CallConnected) are never sent: the call "
-                   "stays connected with a pending transfer forever")
 async def test_a_lost_storage_answer_does_not_lose_the_follow_up(stack, proxy):
     since = len(stack.emulator.requests)
     # The transaction applying CallConnected (and recording the plan's transfer as pending) reaches Azurite, but its
