@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from shared.errors import ConfigError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Setting:
     """One app setting: its name, what it is for, its local default and whether Azure deploys it."""
 
@@ -46,7 +46,7 @@ SETTING_NAMES: tuple[str, ...] = tuple(s.name for s in SETTINGS)
 _MIN_SECRET_LENGTH = 32
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AcsSettings:
     endpoint: str
     access_key: str | None
@@ -54,7 +54,7 @@ class AcsSettings:
     resource_id: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CallbackSettings:
     base_url: str
     secret: bytes = field(repr=False)
@@ -63,13 +63,13 @@ class CallbackSettings:
     jwks_url: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TablesSettings:
     connection_string: str | None = field(repr=False)
     endpoint: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Settings:
     acs: AcsSettings
     callback: CallbackSettings

@@ -115,7 +115,7 @@ def voip_headers(value: Any, name: str = "voipHeaders") -> dict[str, str]:
     return dict(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CustomContext:
     sip: dict[str, str] = field(default_factory=dict)
     voip: dict[str, str] = field(default_factory=dict)
@@ -138,7 +138,7 @@ def _needs_caller_id(targets: tuple[Identifier, ...], caller_id: str | None, def
     return chosen
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CreateCall:
     targets: tuple[Identifier, ...]
     caller_id: str | None
@@ -161,7 +161,7 @@ def parse_create_call(body: Mapping[str, Any], default_caller_id: str | None) ->
                       operation_context=operation_context(body))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Connect:
     locator_kind: str
     locator_id: str
@@ -179,7 +179,7 @@ def parse_connect(body: Mapping[str, Any]) -> Connect:
                    operation_context=operation_context(body))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TransferRequest:
     target: Identifier
     transferee: Identifier | None
@@ -201,7 +201,7 @@ def parse_transfer(body: Mapping[str, Any]) -> TransferRequest:
         custom=_custom(body), user_to_user=user_to_user, operation_context=operation_context(body))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AddParticipantRequest:
     target: Identifier
     caller_id: str | None
