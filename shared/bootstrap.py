@@ -97,7 +97,6 @@ def _acs_client(settings: Settings):
 
 def build_services(settings: Settings | None = None) -> Services:
     from shared.adapters.acs import AcsCallControl
-    from shared.adapters.callback_auth import JwksCallbackVerifier
     from shared.adapters.store import TableCallStore
 
     settings = settings or load_settings()
@@ -107,12 +106,34 @@ def build_services(settings: Settings | None = None) -> Services:
     logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
     verifier = None
     if settings.callback.verify_jwt:
-        verifier = JwksCallbackVerifier(settings.callback.jwks_url, settings.callback.issuer, settings.acs.resource_id)
+        verifier = LazyCallbackVerifier(settings)
     else:
         log.warning("callback JWT verification is OFF (ACS_CALLBACK_VERIFY_JWT=false): callbacks are checked by "
                     "their per-call token only; never run this way in production")
     return Services(settings=settings, rules=rules, store=TableCallStore(_table_client(settings)),
                     control=AcsCallControl(_acs_client(settings)), clock=utc_now, callback_verifier=verifier)
+
+
+class LazyCallbackVerifier:
+    """The JWT verifier, built on the first callback: a ringing call's first invocation does not pay for
+    importing PyJWT and cryptography, which only callbacks need."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._verifier: CallbackVerifier | None = None
+
+    async def verify(self, authorization: str | None) -> None:
+        if self._verifier is None:
+            from shared.adapters.callback_auth import JwksCallbackVerifier
+
+            callback = self._settings.callback
+            self._verifier = JwksCallbackVerifier(callback.jwks_url, callback.issuer, self._settings.acs.resource_id)
+        await self._verifier.verify(authorization)
+
+    @property
+    def fetches(self) -> int:
+        """How many times the key set was fetched (0 before the first callback)."""
+        return getattr(self._verifier, "fetches", 0)
 
 
 _services: Services | None = None
