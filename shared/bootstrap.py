@@ -9,6 +9,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+# Imported with the app, when the host indexes it, rather than during the first ring: azure-core would
+# otherwise import its aiohttp transport (~100 ms) inside the first request.
+from azure.core.pipeline.transport import AioHttpTransport
+
 from shared.config import Settings, load_settings
 from shared.domain.routing import Ruleset, load_rules
 from shared.errors import ConfigError, RulesError
@@ -80,8 +84,10 @@ def _table_client(settings: Settings):
     from shared.adapters.store import TABLE_NAME
 
     if settings.tables.connection_string:
-        return TableClient.from_connection_string(settings.tables.connection_string, TABLE_NAME, **TABLES_RETRY)
-    return TableClient(settings.tables.endpoint, TABLE_NAME, credential=_credential(), **TABLES_RETRY)
+        return TableClient.from_connection_string(settings.tables.connection_string, TABLE_NAME,
+                                                  transport=AioHttpTransport(), **TABLES_RETRY)
+    return TableClient(settings.tables.endpoint, TABLE_NAME, credential=_credential(), transport=AioHttpTransport(),
+                       **TABLES_RETRY)
 
 
 def _acs_client(settings: Settings):
@@ -92,7 +98,8 @@ def _acs_client(settings: Settings):
 
     credential = AzureKeyCredential(settings.acs.access_key) if settings.acs.access_key else _credential()
     retry = BudgetedRetryPolicy(ACS_BUDGET_SECONDS, **ACS_RETRY)
-    return CallAutomationClient(settings.acs.endpoint, credential, retry_policy=retry, **ACS_TIMEOUTS)
+    return CallAutomationClient(settings.acs.endpoint, credential, retry_policy=retry, transport=AioHttpTransport(),
+                                **ACS_TIMEOUTS)
 
 
 def build_services(settings: Settings | None = None) -> Services:
