@@ -179,7 +179,9 @@
                      note: names.length ? names.join(", ") : null,
                      context: e.operationContext || null, result: resultText(result),
                      message: result && result.message, marks: marks,
-                     failed: /Failed$/.test(e.type || "") || resultFailed(result), ms: timeOf(e.time)});
+                     failed: /Failed$/.test(e.type || "") || resultFailed(result),
+                     // receivedAt is on the app's clock, like the actions' createdAt: no skew between them.
+                     ms: timeOf(e.receivedAt || e.time)});
       });
 
     // Merge: actions by time, events in the order received; an action goes before an event of the same time.
