@@ -181,15 +181,17 @@
                      message: result && result.message, marks: marks,
                      failed: /Failed$/.test(e.type || "") || resultFailed(result),
                      // receivedAt is on the app's clock, like the actions' createdAt: no skew between them.
-                     ms: timeOf(e.receivedAt || e.time)});
+                     ms: timeOf(e.receivedAt || e.time), received: Boolean(e.receivedAt)});
       });
 
-    // Merge: actions by time, events in the order received; an action goes before an event of the same time.
+    // Merge: actions by time, events in the order received. At the same instant on the app's clock an event
+    // goes first (a plan's steps are recorded with the event that caused them); on ACS's clock, the action.
     var steps = preamble.slice();
     var a = 0, v = 0;
     while (a < actions.length || v < events.length) {
       var takeAction = v >= events.length ||
-        (a < actions.length && !(actions[a][0].ms > events[v].ms));
+        (a < actions.length && (actions[a][0].ms < events[v].ms ||
+                                (actions[a][0].ms === events[v].ms && !events[v].received)));
       if (takeAction) { steps.push.apply(steps, actions[a++]); } else { steps.push(events[v++]); }
     }
     steps.forEach(function (s, i) { s.index = i + 1; });
