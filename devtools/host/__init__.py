@@ -16,12 +16,15 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
 import azure.functions as func
 from aiohttp import web
+
+from shared.domain.events import parse_time
+from shared.errors import ValidationError
 
 log = logging.getLogger("callsteer.host")
 EVENTGRID_WEBHOOK = "/runtime/webhooks/eventgrid"
@@ -138,18 +141,11 @@ def _to_aiohttp(response: Any) -> web.Response:
 
 
 def _event_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    text = value.replace("Z", "+00:00")
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
-        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+    """Event Grid's eventTime as the host hands it to the trigger (None when absent or unreadable)."""
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
+        return parse_time(value, "eventTime")
+    except ValidationError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 class LocalHost:
