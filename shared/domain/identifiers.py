@@ -119,13 +119,3 @@ def _raw_id_from_parts(model: Mapping[str, Any]) -> str | None:
     if isinstance(user, Mapping) and isinstance(user.get("id"), str):
         return user["id"]
     return None
-
-
-def identifier_to_model(identifier: Identifier) -> dict[str, Any]:
-    """The wire model of an identifier (used by the emulator-facing fixtures and the state API)."""
-    model: dict[str, Any] = {"kind": identifier.kind, "rawId": identifier.raw_id}
-    if identifier.kind == PHONE:
-        model["phoneNumber"] = {"value": identifier.phone_number}
-    elif identifier.kind == ACS_USER:
-        model["communicationUser"] = {"id": identifier.raw_id}
-    return model

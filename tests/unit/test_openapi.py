@@ -59,3 +59,12 @@ def test_request_schemas_list_exactly_the_fields_the_api_accepts():
                 parse({field: None})
             except Exception as exc:  # a missing required field is fine; an unknown one is not
                 assert "is not a field of this request" not in str(exc), f"{name}.{field}"
+
+
+def test_the_documented_states_and_actions_are_the_apps_own():
+    from shared.domain.call import STATES
+    from shared.domain.operations import ACTIONS
+
+    schemas = DOC["components"]["schemas"]
+    assert schemas["State"]["enum"] == list(STATES)
+    assert schemas["Operation"]["properties"]["action"]["enum"] == list(ACTIONS)
