@@ -1,0 +1,56 @@
+"""The state API: one call (reconciled with ACS when it has been silent too long) and the listing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from shared.bootstrap import Services
+from shared.domain.call import Call, reconcile_ended
+from shared.errors import AcsError, ConcurrencyConflict, NotFound
+
+log = logging.getLogger("callsteer")
+
+async def get_call(services: Services, call_id: str) -> dict[str, Any]:
+    """The stored call with its event log, or NotFound; a live call silent for long is checked with ACS first."""
+    found = await services.store.load_with_events(call_id)
+    if found is None:
+        raise NotFound(f"no call with id {call_id!r}")
+    loaded, events = found
+    call = loaded.call
+    stale_after = timedelta(seconds=services.settings.stale_call_seconds)
+    if not call.ended and call.call_connection_id and services.clock() - call.updated_at >= stale_after:
+        call, events = await _reconcile(services, loaded, events)
+    return {**call.to_dict(), "events": [e.to_dict() for e in events]}
+
+
+async def _reconcile(services: Services, loaded: Any, events: list[Any]) -> tuple[Call, list[Any]]:
+    """Ask ACS about a call that has been silent: if ACS no longer knows it, it ended unheard; record that."""
+    call = loaded.call
+    try:
+        state = await services.control.call_state(call.call_connection_id)
+    except AcsError as exc:
+        log.warning("could not check stale call %s with ACS: status=%s", call.id, exc.status)
+        return call, events
+    now = services.clock()
+    if state is not None and state != "disconnected":
+        refreshed = replace(call, updated_at=now)
+        records: list[Any] = []
+    else:
+        refreshed, record = reconcile_ended(call, now, "ACS no longer knows the call; CallDisconnected never came")
+        records = [record]
+    try:
+        await services.store.save(refreshed, loaded.etag, records)
+    except ConcurrencyConflict:
+        return call, events  # a callback just changed it: its news is fresher than ours
+    if records:
+        log.warning("call %s was %s but ACS no longer knows it: recorded as disconnected", call.id, call.state)
+    return refreshed, events + records
+
+
+async def list_calls(services: Services, limit: int, state: str | None, direction: str | None) -> list[dict[str, Any]]:
+    """Calls, newest first."""
+    return [c.to_dict() for c in await services.store.list_calls(limit, state=state, direction=direction)]
+
