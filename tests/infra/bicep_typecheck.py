@@ -94,6 +94,14 @@ class Types:
     def lookup(self, type_name: str, api_version: str) -> list[tuple[str, dict[str, Any]]]:
         return self.resources.get(f"{type_name}@{api_version}".lower(), [])
 
+    def body(self, type_name: str, api_version: str) -> dict[str, Any]:
+        """The body type of a resource type, with `properties` resolved one level (for tests to read)."""
+        (file_name, ref), *_ = self.lookup(type_name, api_version)
+        elements = self.files[file_name]
+        body = elements[int(ref["$ref"][2:])]
+        inner = body["properties"]["properties"]["type"]
+        return elements[int(inner["$ref"][2:])]
+
     def versions_of(self, type_name: str) -> list[str]:
         prefix = f"{type_name.lower()}@"
         return sorted(key.split("@", 1)[1] for key in self.resources if key.startswith(prefix))
