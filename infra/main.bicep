@@ -73,8 +73,15 @@ param acsDataLocation string = 'United States'
 @description('Default caller id (E.164, a number the ACS resource owns) for outgoing legs; empty for none.')
 param acsCallerId string = ''
 
-@description('Comma-separated E.164 numbers whose calls are sent to the app; empty sends every IncomingCall of the ACS resource.')
+@description('Comma-separated E.164 numbers whose calls are sent to the app; empty: the incomingCallFilter decides.')
 param incomingCallNumbers string = ''
+
+@description('Which IncomingCall events reach the app when incomingCallNumbers is empty: phoneNumbers (default) sends calls to any phone number of the ACS resource; all also sends calls to ACS and Teams users, among them the legs the app itself creates (an explicit choice: see README.md, Deploy to Azure).')
+@allowed([
+  'phoneNumbers'
+  'all'
+])
+param incomingCallFilter string = 'phoneNumbers'
 
 @description('Create the Event Grid subscription to the incoming_call function. Leave false until the code is deployed: Azure rejects a subscription to a function that does not exist yet. The azd postdeploy hook sets it.')
 param subscribeIncomingCall bool = false
@@ -229,6 +236,7 @@ module incomingCallSubscription 'app/incoming-call-subscription.bicep' = if (sub
     functionAppName: functionApp.outputs.name
     name: '${abbrs.eventGridEventSubscriptions}incoming-call'
     calledNumbers: calledNumbers
+    calledParty: incomingCallFilter
     eventTimeToLiveInMinutes: incomingCallEventTtlMinutes
     maxDeliveryAttempts: incomingCallMaxDeliveryAttempts
   }
