@@ -83,7 +83,7 @@ param incomingCallNumbers string = ''
 ])
 param incomingCallFilter string = 'phoneNumbers'
 
-@description('Create the Event Grid subscription to the incoming_call function. Leave false until the code is deployed: Azure rejects a subscription to a function that does not exist yet. The azd postdeploy hook sets it.')
+@description('Create the Event Grid subscriptions to the incoming_call and recording_file_status functions. Leave false until the code is deployed: Azure rejects a subscription to a function that does not exist yet. The azd postdeploy hook sets it.')
 param subscribeIncomingCall bool = false
 
 @description('Minutes Event Grid keeps retrying an IncomingCall (1 to 5).')
@@ -191,7 +191,9 @@ module rbac 'app/rbac.bicep' = {
   scope: rg
   params: {
     principalId: identity.outputs.principalId
+    acsPrincipalId: communication.outputs.principalId
     storageAccountName: storage.outputs.name
+    recordingsContainerName: storage.outputs.recordingsContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     communicationServiceName: communication.outputs.name
     keyVaultName: keyVault.outputs.name
@@ -221,6 +223,7 @@ module functionApp 'app/function.bicep' = {
     acsCallerId: acsCallerId
     callbackSecretUri: keyVault.outputs.secretUri
     routingRules: rules
+    recordingsContainerUrl: storage.outputs.recordingsContainerUrl
   }
   // The app must not start before it may read its secret, storage and ACS.
   dependsOn: [
@@ -242,6 +245,18 @@ module incomingCallSubscription 'app/incoming-call-subscription.bicep' = if (sub
   }
 }
 
+// Call recordings (voicemail): RecordingFileStatusUpdated to recording_file_status, in the same second
+// pass as the IncomingCall subscription (the function must exist first).
+module recordingSubscription 'app/recording-subscription.bicep' = if (subscribeIncomingCall) {
+  name: 'recording-subscription'
+  scope: rg
+  params: {
+    systemTopicName: communication.outputs.systemTopicName
+    functionAppName: functionApp.outputs.name
+    name: '${abbrs.eventGridEventSubscriptions}recording-file-status'
+  }
+}
+
 // Outputs become azd environment values. None of them is a secret.
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
@@ -253,3 +268,4 @@ output ACS_RESOURCE_NAME string = communication.outputs.name
 output ACS_ENDPOINT string = communication.outputs.endpoint
 output EVENT_GRID_SYSTEM_TOPIC_NAME string = communication.outputs.systemTopicName
 output INCOMING_CALL_SUBSCRIBED bool = subscribeIncomingCall
+output RECORDINGS_CONTAINER_URL string = storage.outputs.recordingsContainerUrl

@@ -147,3 +147,25 @@ def test_subscription_waits_for_the_deployed_code(infra):
     text = infra.main.path.read_text()
     # Its only dependency on the app is the app's name: the function must be deployed before this runs.
     assert re.search(r"functionAppName: functionApp\.outputs\.name", text)
+
+
+RECORDING_SUB = "app/recording-subscription.bicep"
+
+
+def test_recording_files_go_to_recording_file_status_in_the_same_second_pass(infra):
+    """Voicemail (issue 13): ACS publishes RecordingFileStatusUpdated when a recording is in the container."""
+    module = infra.main.modules["recordingSubscription"]["config"]
+    assert infra.main.modules["recordingSubscription"]["detail"]["path"] == RECORDING_SUB
+    assert module["condition"] == "subscribeIncomingCall"  # created with the IncomingCall subscription
+    params = infra.main.module("recordingSubscription")["params"]
+    assert render(params["systemTopicName"]) == "communication.outputs.systemTopicName"
+    assert render(params["functionAppName"]) == "functionApp.outputs.name"
+    sub = infra[RECORDING_SUB].one("Microsoft.EventGrid/systemTopics/eventSubscriptions")
+    assert sub["parent"] == "systemTopic"
+    destination = sub["properties"]["destination"]
+    assert destination["endpointType"] == "AzureFunction"
+    assert destination["properties"]["resourceId"] == "${functionApp.id}/functions/recording_file_status"
+    assert sub["properties"]["filter"]["includedEventTypes"] == ["Microsoft.Communication.RecordingFileStatusUpdated"]
+    # Not time-critical like a ringing call: Event Grid's default retries, so no voicemail goes unlisted.
+    assert infra[RECORDING_SUB].params["maxDeliveryAttempts"]["default"] == 30
+    assert infra[RECORDING_SUB].params["eventTimeToLiveInMinutes"]["default"] == 1440
