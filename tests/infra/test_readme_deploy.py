@@ -58,3 +58,10 @@ def test_what_azd_up_does_lists_its_hooks():
         assert f"**{hook} hook**" in steps, f"'What azd up does' does not list the {hook} hook"
     order = [steps.index(f"**{hook} hook**") for hook in ("prepackage", "preprovision", "postdeploy")]
     assert order == sorted(order), "azd up packages, then provisions, then deploys"
+
+
+def test_the_region_list_is_the_one_main_bicep_allows(infra):
+    section = deploy_section()
+    bullet = section[section.index("- A region that offers the Flex Consumption plan"):section.index("### Deploy: `azd up`")]
+    listed = re.findall(r"`([a-z0-9]+)`", bullet[bullet.index("is created):"):bullet.index("This is the list")])
+    assert listed == sorted(infra.main.decorators("location")["allowed"])
