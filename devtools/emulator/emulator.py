@@ -45,7 +45,7 @@ class Emulator:
         self.access_key = access_key
         self.resource_id = resource_id
         self.issuer = issuer
-        self.latency_ms = latency_ms
+        self._latency_ms = latency_ms
         self.time_scale = time_scale
         self.host = host
         self._activity = Activity()
@@ -56,6 +56,18 @@ class Emulator:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.port = 0
+
+    @property
+    def latency_ms(self) -> int:
+        """How long each request takes to process (a repeat arriving meanwhile is answered 409)."""
+        return self._latency_ms
+
+    @latency_ms.setter
+    def latency_ms(self, value: int) -> None:
+        if value < 0:
+            raise ValueError("latency_ms must not be negative")
+        self._latency_ms = value
+        self._api.latency_s = value / 1000
 
     # ---- lifecycle ----------------------------------------------------------------------------
 

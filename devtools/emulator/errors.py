@@ -17,6 +17,7 @@ STATUS_CODES: Mapping[int, str] = {
     404: NOT_FOUND,
     408: "RequestTimeout",
     409: "Conflict",
+    412: "PreconditionFailed",
     429: "TooManyRequests",
     500: "InternalServerError",
     502: "BadGateway",

@@ -46,7 +46,8 @@ async def _act(services: Services, call_id: str, action: str, context: str, targ
     try:
         result = await send(call, repeat_for(call, context))
     except AcsError as exc:
-        await settle(services, call_id, context, failed(exc))
+        if not exc.in_progress:  # a 409 to a repeat: the original request is still being carried out
+            await settle(services, call_id, context, failed(exc))
         raise
     await settle(services, call_id, context, accepted(result if action == ops.ADD_PARTICIPANT else None))
     return result

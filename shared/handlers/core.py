@@ -109,6 +109,15 @@ def failed(exc: AcsError) -> Callable[[Operation, datetime], Operation]:
     return change
 
 
+def given_up(message: str) -> Callable[[Operation, datetime], Operation]:
+    """An operation the app will not send (again): failed with the reason, unless an event already closed it."""
+    def change(op: Operation, now: datetime) -> Operation:
+        if op.final:
+            return op
+        return replace(op, status=ops.FAILED, updated_at=now, result={"message": message})
+    return change
+
+
 def accepted(invitation_id: str | None = None) -> Callable[[Operation, datetime], Operation]:
     def change(op: Operation, now: datetime) -> Operation:
         return replace(op, accepted_at=op.accepted_at or now, invitation_id=invitation_id or op.invitation_id,
@@ -141,6 +150,11 @@ async def run(services: Services, call: Call, commands: list[plans.Command]) -> 
             elif isinstance(command, plans.HangUp):
                 await services.control.hang_up(connection_id, command.for_everyone, repeat)
         except AcsError as exc:
+            if exc.in_progress:
+                # The first send of this step (same repeatability id) is still being carried out: it stands.
+                log.info("follow-up %s of call %s is still in progress at ACS; left pending", type(command).__name__,
+                         connection_id)
+                continue
             log.warning("follow-up %s of call %s failed: status=%s code=%s", type(command).__name__,
                         connection_id, exc.status, exc.code)
             await settle(services, call.id, command.context, failed(exc))
