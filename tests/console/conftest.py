@@ -138,7 +138,7 @@ def browser_context() -> Iterator[Any]:
     """
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(f"Chromium not found at {CHROMIUM}: the console tests drive Debian's chromium package. "
-                    "Run ./dev setup (devtools/console_setup.sh installs chromium and chromium-driver with apt), "
+                    "Run ./dev test (devtools/console_setup.sh installs chromium and chromium-driver with apt), "
                     "or point CALLSTEER_CHROMIUM at a Chromium binary.", pytrace=False)
     try:
         from playwright.sync_api import sync_playwright
