@@ -153,6 +153,16 @@ async def hang_up(req: func.HttpRequest) -> func.HttpResponse:
     return await respond(work)
 
 
+@app.route(route="rules:simulate", methods=["POST"])
+async def simulate_rules(req: func.HttpRequest) -> func.HttpResponse:
+    """Which rule takes this call: the decision and every rule evaluated; never calls ACS, writes nothing."""
+
+    async def work(services):
+        return json_response(await handlers.simulate_rules(services, parse_json_object(read_body(req))))
+
+    return await respond(work)
+
+
 @app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def openapi(req: func.HttpRequest) -> func.HttpResponse:
     """The OpenAPI 3 document of this API."""
