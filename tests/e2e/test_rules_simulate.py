@@ -3,6 +3,11 @@ trace, a body ruleset, bad input; ACS is never called and no table row is writte
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from azure.data.tables.aio import TableServiceClient
 
@@ -10,6 +15,7 @@ from devtools.host import discover
 from tests.e2e.conftest import AGENT, E2E_RULES
 
 pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def every_row(stack) -> dict[tuple[str, str, str], str]:
@@ -105,3 +111,37 @@ async def test_simulating_never_calls_acs_and_writes_nothing(stack):
     await stack.emulator.idle()
     assert len(stack.emulator.requests) == requests_before
     assert await every_row(stack) == rows_before
+
+
+BAD = Path(__file__).resolve().parents[1] / "rules" / "bad"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in json.loads((BAD / "expected.json").read_text())
+                                        if n != "not-json.json"))
+async def test_every_bad_ruleset_of_the_corpus_is_a_400_naming_rule_and_field(stack, name):
+    expected = json.loads((BAD / "expected.json").read_text())[name]
+    status, problem = await simulate(stack, {"from": "+14255550123", "to": "+18005550100",
+                                             "rules": json.loads((BAD / name).read_text())})
+    assert status == 400 and problem["field"] == "rules"
+    for fragment in expected:
+        assert fragment in problem["detail"], problem["detail"]
+
+
+@pytest.mark.parametrize("args", [
+    ["--from", "+14255550123", "--to", "+18005550100", "--at", "2026-12-25T23:00:00Z"],
+    ["--from", "+19005550142", "--to", "+18005550100", "--at", "2026-12-24T15:00:00Z"],
+    ["--from", "+14255550123", "--to", "+18005550999", "--at", "2026-06-01T12:00:00+02:00"],
+    ["--from", AGENT, "--to", "+18005550999", "--header", "X-MS-Custom-Tier=gold", "--at", "2026-06-01T12:00:00Z"],
+])
+async def test_the_cli_prints_what_the_route_answers_for_the_same_ruleset(stack, args):
+    done = subprocess.run([sys.executable, "-m", "devtools.rules", "simulate", "rules.example.json", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    flags = dict(zip(args[::2], args[1::2]))
+    body = {"from": flags["--from"], "to": flags["--to"], "at": flags["--at"],
+            "rules": json.loads((ROOT / "rules.example.json").read_text())}
+    if "--header" in flags:
+        name, _, value = flags["--header"].partition("=")
+        body["headers"] = {name: value}
+    status, answer = await simulate(stack, body)
+    assert status == 200 and json.loads(done.stdout) == answer
