@@ -6,6 +6,7 @@ import hmac
 import logging
 from dataclasses import dataclass
 
+from shared import telemetry
 from shared.bootstrap import Services
 from shared.adapters.store import DuplicateEvent
 from shared.domain import plan as plans
@@ -13,6 +14,7 @@ from shared.domain.call import Call, apply_event, new_call_from_event
 from shared.domain.callback_tokens import token_matches
 from shared.domain.events import CallEvent
 from shared.errors import ConcurrencyConflict, StoreUnavailable, Unauthorized
+from shared.handlers import stats
 from shared.handlers.core import MAX_WRITE_ATTEMPTS, backoff, run
 
 log = logging.getLogger("callsteer")
@@ -25,16 +27,21 @@ class CallbackOutcome:
 
 async def authenticate_callback(services: Services, call_key: str, token: str, authorization: str | None) -> None:
     """Refuse a callback unless its URL token was made by this app for this call key and ACS signed it."""
-    if not token_matches(services.settings.callback.secret, call_key, token):
-        raise Unauthorized("callback URL token does not match its call key")
-    if services.callback_verifier is not None:
-        await services.callback_verifier.verify(authorization)
+    try:
+        if not token_matches(services.settings.callback.secret, call_key, token):
+            raise Unauthorized("callback URL token does not match its call key")
+        if services.callback_verifier is not None:
+            await services.callback_verifier.verify(authorization)
+    except Unauthorized:
+        telemetry.count_callback("unknown", "unauthorized")
+        raise
 
 
 async def on_callback(services: Services, call_key: str, events: list[CallEvent]) -> CallbackOutcome:
     """Apply callback events to their calls, then carry out the follow-ups they lead to; repeats change nothing."""
     applied = duplicates = 0
     by_call: dict[str, list[CallEvent]] = {}
+    telemetry.annotate(event_type=sorted({e.name for e in events}))
     for event in events:
         by_call.setdefault(event.call_connection_id, []).append(event)
     for connection_id, call_events in by_call.items():
@@ -67,6 +74,7 @@ async def _apply_events(services: Services, call_key: str, connection_id: str, e
             return None, 0, duplicates, []
         loaded = await services.store.load(connection_id)
         if loaded is not None and not hmac.compare_digest(loaded.call.call_key.encode(), call_key.encode()):
+            telemetry.count_callback("unknown", "unauthorized")
             raise Unauthorized("callback events name a call that this callback URL was not issued for")
         now = services.clock()
         call = loaded.call if loaded else new_call_from_event(pending[0], call_key, now)
@@ -81,6 +89,7 @@ async def _apply_events(services: Services, call_key: str, connection_id: str, e
         except DuplicateEvent as dup:
             repeated = pending.pop(dup.index)
             duplicates += 1
+            telemetry.count_callback(repeated.name, "duplicate")
             log.info("callback connection=%s: event %s (%s) was already applied; skipped", connection_id,
                      repeated.id, repeated.name)
             continue
@@ -88,6 +97,10 @@ async def _apply_events(services: Services, call_key: str, connection_id: str, e
             # Another instance wrote this call between our read and write: read again and re-apply.
             await backoff(attempt)
             continue
+        for event in pending:
+            telemetry.count_callback(event.name, "applied")
+        telemetry.annotate_call(call)
+        await stats.observe(services, loaded.call if loaded else None, call)
         log.info("callback connection=%s correlation=%s events=%s state=%s->%s follow-ups=%d", connection_id,
                  call.correlation_id or "-", ",".join(e.name for e in pending), before, call.state, len(commands))
         return call, len(pending), duplicates, commands
