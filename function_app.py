@@ -178,6 +178,17 @@ async def simulate_rules(req: func.HttpRequest) -> func.HttpResponse:
     return await respond(work)
 
 
+@app.route(route="stats", methods=["GET"])
+@telemetry.invocation
+async def get_stats(req: func.HttpRequest) -> func.HttpResponse:
+    """Daily figures per rule: offered, answered, rejected, redirected, failed; ring groups and answer times."""
+
+    async def work(services):
+        return json_response(await handlers.get_stats(services, query_int(req, "days", default=7, low=1, high=31)))
+
+    return await respond(work)
+
+
 @app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @telemetry.invocation
 def openapi(req: func.HttpRequest) -> func.HttpResponse:

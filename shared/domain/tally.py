@@ -65,3 +65,35 @@ def _answer_seconds(call: Any) -> float | None:
         return None
     first = min(op.created_at for op in ring)
     return max(0.0, (winner.updated_at - first).total_seconds())
+
+
+# ---- answer times, kept as a histogram per day and rule ------------------------------------------------------
+# Resolution: 0.1 s under 10 s, 1 s up to 10 minutes, and one bucket beyond: at most ~700 keys per row, well
+# inside Table Storage's 32K characters per property, whatever the volume.
+
+
+def bucket(seconds: float) -> str:
+    if seconds < 10:
+        return f"{round(seconds, 1):.1f}"
+    if seconds < 600:
+        return str(int(round(seconds)))
+    return "600"
+
+
+def median(histogram: dict[str, int]) -> float | None:
+    """The median of the answer times a histogram holds (to its resolution), None when it is empty."""
+    values = sorted((float(k), n) for k, n in histogram.items() if n > 0)
+    count = sum(n for _, n in values)
+    if not count:
+        return None
+
+    def nth(i: int) -> float:  # the i-th smallest (0-based)
+        seen = 0
+        for value, n in values:
+            seen += n
+            if i < seen:
+                return value
+        return values[-1][0]
+
+    middle = (nth((count - 1) // 2) + nth(count // 2)) / 2
+    return round(middle, 1)
