@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,14 +33,21 @@ class CheckFailed(Exception):
     """The file cannot be read or is not a valid ruleset; the message says why (rule and field)."""
 
 
-def load(path: str) -> tuple[Ruleset, dict[str, Any]]:
+def recordings_configured() -> bool:
+    """As the app decides at load: a voicemail step needs RECORDINGS_CONTAINER_URL (read from the environment,
+    where azd puts the deployment's outputs)."""
+    return bool(os.environ.get("RECORDINGS_CONTAINER_URL", "").strip())
+
+
+def load(path: str, recordings: bool | None = None) -> tuple[Ruleset, dict[str, Any]]:
     """The ruleset in `path`, validated exactly as the app validates ROUTING_RULES, and its JSON document."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise CheckFailed(f"{path}: cannot be read: {exc.strerror}") from None
     try:
-        ruleset = load_rules(text, source=path)
+        ruleset = load_rules(text, source=path, recordings_configured=recordings_configured() if recordings is None
+                             else recordings)
     except RulesError as exc:
         raise CheckFailed(str(exc)) from None
     return ruleset, json.loads(text)
@@ -98,7 +106,7 @@ def simulation_body(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_simulation(path: str, body: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     ruleset, _ = load(path)
-    return simulate(ruleset, parse_simulation(body), now or datetime.now(timezone.utc))
+    return simulate(ruleset, parse_simulation(body, recordings_configured()), now or datetime.now(timezone.utc))
 
 
 def render(answer: dict[str, Any]) -> str:

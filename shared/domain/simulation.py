@@ -34,8 +34,10 @@ class Simulation:
     rules: Ruleset | None  # None: the loaded ruleset
 
 
-def parse_simulation(body: Mapping[str, Any]) -> Simulation:
-    """Validate a simulate request; ValidationError names the field (for `rules`, the rule and field too)."""
+def parse_simulation(body: Mapping[str, Any], recordings_configured: bool = False) -> Simulation:
+    """Validate a simulate request; ValidationError names the field (for `rules`, the rule and field too).
+
+    `recordings_configured`: whether RECORDINGS_CONTAINER_URL is set, as at load (a voicemail step needs it)."""
     unknown = sorted(set(body) - set(FIELDS))
     if unknown:
         raise ValidationError(f"{unknown[0]} is not a field of this request (allowed: {', '.join(sorted(FIELDS))})",
@@ -55,7 +57,7 @@ def parse_simulation(body: Mapping[str, Any]) -> Simulation:
     rules = None
     if body.get("rules") is not None:
         try:
-            rules = parse_rules(body["rules"])
+            rules = parse_rules(body["rules"], recordings_configured)
         except RulesError as exc:
             raise ValidationError(f"rules: {exc}", field="rules") from None
     return Simulation(SimulatedCall(to=to, from_=caller, custom_headers=headers), at, rules)

@@ -10,4 +10,5 @@ from shared.domain.simulation import parse_simulation, simulate
 
 async def simulate_rules(services: Services, body: dict[str, Any]) -> dict[str, Any]:
     """The decision the loaded ruleset (or the body's own `rules`) makes for a simulated call, with its trace."""
-    return simulate(services.rules, parse_simulation(body), services.clock())
+    recordings = bool(services.settings.recordings_container_url)
+    return simulate(services.rules, parse_simulation(body, recordings), services.clock())

@@ -85,3 +85,29 @@ def test_simulate_refuses_a_bad_call_with_exit_1_naming_the_field(args, message)
 def test_simulate_refuses_a_bad_ruleset_with_exit_1():
     done = rules("simulate", str(BAD / "target-not-an-id.json"), "--from", "+14255550123", "--to", "+18005550100")
     assert done.returncode == 1 and "rule 'vip' (rules[0]).target" in done.stderr
+
+
+def test_a_ruleset_with_flows_and_calendars_is_summarised():
+    done = rules("check", "tests/rules/good/flows.json")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ("tests/rules/good/flows.json: valid: 2 rules, 2 flows, 1 calendar, 1 number routed "
+                           "(+18005550100); default: reject (busy)\n")
+
+
+@pytest.mark.parametrize("at, rule", [
+    ("2026-12-25T05:00:00Z", "holiday"),   # 00:00 on Christmas Day in New York
+    ("2026-12-25T04:59:00Z", "main"),      # 23:59 on Christmas Eve in New York (already the 25th in UTC)
+    ("2026-12-26T04:59:00Z", "holiday"),   # 23:59 on Christmas Day in New York
+    ("2026-12-26T05:00:00Z", "main"),      # the day after
+    ("2027-01-01T12:00:00Z", "holiday"),   # inside the range 2026-12-31..2027-01-01
+])
+def test_simulate_reads_calendars_in_their_timezone_at_the_simulated_time(at, rule):
+    done = rules("simulate", "tests/rules/good/flows.json", "--from", "+14255550123", "--to", "+18005550100",
+                 "--at", at)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["rule"] == rule
+    if rule == "main":
+        assert answer["evaluated"][0] == {"rule": "holiday", "matched": False, "failed": ["calendar"]}
+    else:
+        assert answer["then"] == {"flow": "closed"}

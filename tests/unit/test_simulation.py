@@ -186,3 +186,41 @@ def test_deciding_is_the_decision_of_the_explanation():
         call = parse_simulation(body).call
         for now in (NOW, datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)):
             assert ruleset.decide(call, now) == ruleset.explain(call, now).decision
+
+
+CALENDAR_RULES = {
+    "calendars": {"paris-holidays": {"timezone": "Europe/Paris", "dates": ["2026-07-14"]}},
+    "rules": [{"name": "closed", "match": {"calendar": ["paris-holidays"]}, "action": "reject", "reason": "busy"},
+              {"name": "open", "match": {"notCalendar": ["paris-holidays"]}, "action": "answer"}],
+    "default": {"action": "reject"},
+}
+
+
+@pytest.mark.parametrize("at, rule, failed", [
+    ("2026-07-13T21:59:00Z", "open", ["calendar"]),     # 23:59 on the 13th in Paris (CEST, UTC+2)
+    ("2026-07-13T22:00:00Z", "closed", None),           # 00:00 on the 14th in Paris
+    ("2026-07-14T21:59:00Z", "closed", None),           # 23:59 on the 14th
+    ("2026-07-14T22:00:00Z", "open", ["calendar"]),     # the 15th
+])
+def test_calendars_and_not_calendars_are_read_at_the_simulated_time_in_the_calendars_timezone(at, rule, failed):
+    result = run({"from": "+14255550123", "to": "+18005550100", "at": at}, CALENDAR_RULES)
+    assert result["rule"] == rule
+    if failed:
+        assert result["evaluated"][0] == {"rule": "closed", "matched": False, "failed": failed}
+
+
+def test_not_calendar_fails_on_the_calendars_dates():
+    rules = {**CALENDAR_RULES, "rules": CALENDAR_RULES["rules"][1:]}
+    result = run({"from": "+14255550123", "to": "+18005550100", "at": "2026-07-14T12:00:00Z"}, rules)
+    assert result["rule"] == "default"
+    assert result["evaluated"] == [{"rule": "open", "matched": False, "failed": ["notCalendar"]}]
+
+
+def test_a_body_ruleset_with_a_voicemail_is_validated_as_at_load():
+    rules = {"flows": {"vm": {"voicemail": {"prompt": "https://media.example.com/vm.wav", "maxSeconds": 60}}},
+             "rules": [], "default": {"action": "answer", "then": {"flow": "vm"}}}
+    with pytest.raises(ValidationError) as refused:
+        parse_simulation({"from": "+14255550123", "to": "+18005550100", "rules": rules})
+    assert "RECORDINGS_CONTAINER_URL" in str(refused.value) and refused.value.field == "rules"
+    sim = parse_simulation({"from": "+14255550123", "to": "+18005550100", "rules": rules}, recordings_configured=True)
+    assert simulate(parse_rules(RULES), sim, NOW)["then"] == {"flow": "vm"}
