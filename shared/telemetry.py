@@ -49,6 +49,15 @@ def configure(env: Mapping[str, str] | None = None) -> bool:
     if _configured:
         return True
     _configured = True
+    try:
+        _configure_azure_monitor(connection_string, env)
+    except Exception as exc:  # noqa: BLE001 - telemetry must never keep the app from answering calls
+        log.error("telemetry: Application Insights export is off: %s", type(exc).__name__)
+        return False
+    return True
+
+
+def _configure_azure_monitor(connection_string: str, env: Mapping[str, str]) -> None:
     from azure.monitor.opentelemetry import configure_azure_monitor
 
     options: dict[str, Any] = {
@@ -63,7 +72,6 @@ def configure(env: Mapping[str, str] | None = None) -> bool:
     configure_azure_monitor(**options)
     log.info("telemetry: traces and metrics go to Application Insights%s",
              " (Entra ID)" if credential is not None else "")
-    return True
 
 
 def _credential(authentication: str) -> Any:
