@@ -19,7 +19,7 @@ import pkgutil
 import textwrap
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -96,6 +96,7 @@ class _Context:
     scope: dict[str, Any]
     owner: type | None
     local: dict[str, ast.AST]  # the function's nested functions, by name: visited where they are called
+    visiting: set[str] = field(default_factory=set)  # nested functions being visited (a recursive one adds nothing)
 
 
 def _handler_classes(handler: ast.ExceptHandler, scope: dict[str, Any]) -> tuple[type, ...]:
@@ -203,7 +204,13 @@ class Answers:
 
     def _call(self, node: ast.Call, ctx: _Context) -> set[type]:
         if isinstance(node.func, ast.Name) and node.func.id in ctx.local:
-            return self._body(ctx.local[node.func.id], ctx)
+            if node.func.id in ctx.visiting:
+                return set()
+            ctx.visiting.add(node.func.id)
+            try:
+                return self._body(ctx.local[node.func.id], ctx)
+            finally:
+                ctx.visiting.discard(node.func.id)
         callee = _resolve(node.func, ctx.scope)
         name = getattr(callee, "__name__", None)
         keywords = {k.arg: k.value for k in node.keywords}
@@ -219,7 +226,7 @@ class Answers:
             self.statuses.add(_int(keywords.get("status_code")) or 200)
         found: set[type] = set()
         handed = [a for a in [*node.args, *keywords.values()] if isinstance(a, ast.Name) and a.id in ctx.local]
-        if handed and callable(callee) and _ours(callee):  # respond(work), update(..., declare), _act(..., send)
+        if handed and callable(callee) and not isinstance(callee, type) and _ours(callee):  # respond(work), update(..., declare), _act(..., send)
             caught, answering = self._catching(callee)
             for arg in handed:
                 raised = self._body(ctx.local[arg.id], ctx)
