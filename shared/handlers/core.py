@@ -16,9 +16,9 @@ from shared.adapters.store import CallExists
 from shared.bootstrap import Services
 from shared.domain import operations as ops
 from shared.domain import plan as plans
-from shared.domain.call import Call, merge_declared, reconcile_ended
+from shared.domain.call import Call, fallback_caller_id, merge_declared, reconcile_ended
 from shared.domain.callback_tokens import callback_url
-from shared.domain.identifiers import parse_target
+from shared.domain.identifiers import PHONE, parse_target
 from shared.domain.operations import Operation
 from shared.errors import AcsError, ConcurrencyConflict, NotFound, StoreUnavailable
 from shared.handlers import stats
@@ -184,18 +184,29 @@ async def run(services: Services, call: Call, commands: list[plans.Command]) -> 
     for command in commands:
         repeat = repeat_for(call, command.context)
         connection_id = call.call_connection_id
+        target = parse_target(command.target, "target") if isinstance(command, (plans.AddParticipant, plans.Transfer)) \
+            else None
+        caller_id = None
+        if target is not None and target.kind == PHONE:
+            caller_id = getattr(command, "caller_id", None) or fallback_caller_id(call, services.settings.acs.caller_id)
+            if caller_id is None:
+                log.warning("follow-up %s of call %s not sent: a phone number needs a caller id (set callerId in the "
+                            "rule or ACS_CALLER_ID)", type(command).__name__, connection_id)
+                await settle(services, call.id, command.context, given_up(
+                    "no caller id for a phone number: set callerId in the rule or ACS_CALLER_ID"))
+                continue
         try:
             invitation_id = None
             if isinstance(command, plans.AddParticipant):
                 invitation_id = await services.control.add_participant(
-                    connection_id, parse_target(command.target, "ring"), command.caller_id, None,
-                    command.timeout_seconds, None, None, command.context, repeat)
+                    connection_id, target, caller_id, None, command.timeout_seconds, None, None, command.context,
+                    repeat)
             elif isinstance(command, plans.CancelAddParticipant):
                 await services.control.cancel_add_participant(connection_id, command.invitation_id, command.context,
                                                               repeat)
             elif isinstance(command, plans.Transfer):
-                await services.control.transfer(connection_id, parse_target(command.target, "transfer"), None, None,
-                                                None, command.context, repeat)
+                await services.control.transfer(connection_id, target, None, None, None, command.context, repeat,
+                                                caller_id=caller_id)
             elif isinstance(command, plans.HangUp):
                 await services.control.hang_up(connection_id, command.for_everyone, repeat)
         except AcsError as exc:
