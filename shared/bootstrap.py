@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from shared.adapters.acs import CallControl
     from shared.adapters.callback_auth import CallbackVerifier
     from shared.adapters.store import CallStore
+    from shared.adapters.voicemails import VoicemailStore
 
 log = logging.getLogger("callsteer")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,8 @@ class Services:
     clock: Callable[[], datetime]
     # None only when ACS_CALLBACK_VERIFY_JWT=false: callbacks are then checked by their URL token alone.
     callback_verifier: CallbackVerifier | None
+    # Voicemails left through call flows (their list, and the link from a recording to its call).
+    voicemails: VoicemailStore | None = None
 
 
 def utc_now() -> datetime:
@@ -78,15 +81,16 @@ def _credential():
     return DefaultAzureCredential()
 
 
-def _table_client(settings: Settings):
+def _table_client(settings: Settings, table_name: str | None = None):
     from azure.data.tables.aio import TableClient
 
     from shared.adapters.store import TABLE_NAME
 
+    table_name = table_name or TABLE_NAME
     if settings.tables.connection_string:
-        return TableClient.from_connection_string(settings.tables.connection_string, TABLE_NAME,
+        return TableClient.from_connection_string(settings.tables.connection_string, table_name,
                                                   transport=AioHttpTransport(), **TABLES_RETRY)
-    return TableClient(settings.tables.endpoint, TABLE_NAME, credential=_credential(), transport=AioHttpTransport(),
+    return TableClient(settings.tables.endpoint, table_name, credential=_credential(), transport=AioHttpTransport(),
                        **TABLES_RETRY)
 
 
@@ -124,8 +128,11 @@ def build_services(settings: Settings | None = None) -> Services:
 
         def clock() -> datetime:
             return utc_now() + offset
+    from shared.adapters.voicemails import TABLE_NAME as VOICEMAILS, TableVoicemailStore
+
     return Services(settings=settings, rules=rules, store=TableCallStore(_table_client(settings)),
-                    control=AcsCallControl(_acs_client(settings)), clock=clock, callback_verifier=verifier)
+                    control=AcsCallControl(_acs_client(settings)), clock=clock, callback_verifier=verifier,
+                    voicemails=TableVoicemailStore(_table_client(settings, VOICEMAILS)))
 
 
 class LazyCallbackVerifier:
@@ -176,3 +183,5 @@ async def close_services() -> None:
     if services is not None:
         await services.store.close()
         await services.control.close()
+        if services.voicemails is not None:
+            await services.voicemails.close()

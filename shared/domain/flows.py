@@ -307,6 +307,10 @@ def _active_recording(call: Any) -> str | None:
 def _failed(call: Any, op: Operation, n: int, now: datetime) -> tuple[Any, list[Command]]:
     """A step's request failed (a file that cannot play, a refused request): record why, hang up."""
     state = _state(call)
+    result = op.result or {}
+    if result.get("acsCode") is not None and result.get("code") == 404:
+        # ACS no longer knows the call: it ended under the request, and its CallDisconnected ends the flow.
+        return call, []
     call = _with_state(call, outcome="failed", phase=HANGING_UP,
                        error={"step": state.get("at"), "action": op.action, "result": op.result})
     call = _note(call, n=n, at=state.get("at"), kind="failed", action=op.action,
