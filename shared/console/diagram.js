@@ -78,6 +78,10 @@
 
   var ROLES = {createCall: "callee", addParticipant: "invitee", cancelAddParticipant: "invitee",
                transfer: "transfer target", removeParticipant: "participant", redirect: "redirect target"};
+  // Call-flow media actions: the target of recognize, hold and unhold is the caller; play's is a file and the
+  // recording actions' a recording (no lifeline for either).
+  var MEDIA = {play: "plays", recognize: "asks for a key", hold: "puts on hold (music)", unhold: "takes off hold",
+               startRecording: "records", stopRecording: "stops recording"};
 
   var EFFECTS = {
     createCall: "rings",
@@ -143,8 +147,10 @@
       var status = op.status || "pending";
       var failed = status === "failed" || resultFailed(op.result);
       var ruled = decision && decision.action === op.action;
-      var target = op.target ? lifeline(op.target, ROLES[op.action] || "participant") : null;
+      var media = Object.prototype.hasOwnProperty.call(MEDIA, op.action);
+      var target = op.target && !media ? lifeline(op.target, ROLES[op.action] || "participant") : null;
       var detail = target ? "to " + byKey[target].label : "";
+      if (op.action === "play" && op.target) { detail = fileName(op.target); }
       var reason = (ruled && decision.reason) || op.reason || "none";
       if (op.action === "reject") { detail = "reason " + reason; }
       var group = [step({from: "app", to: "acs", kind: "action", label: op.action, detail: detail,
@@ -153,6 +159,7 @@
                          failed: failed, ms: isFinite(when) ? when : start, order: i})];
       var reaches = op.action === "reject" ? caller : target;
       var effect = op.action === "reject" ? "rejected (" + reason + ")" : EFFECTS[op.action];
+      if (media && caller && op.action !== "stopRecording") { reaches = caller; effect = MEDIA[op.action]; }
       // A failed operation still reached its target when ACS reported the outcome (an invitation declined,
       // a transfer refused); one that ACS refused outright did not.
       var reached = !failed || !!op.invitationId || (op.result && typeof op.result.code === "number");
@@ -174,7 +181,8 @@
         if (e.transferee) { lifeline(e.transferee, "transferee"); }
         var result = e.resultInformation || null;
         var detail = Array.isArray(e.participants) ? "(" + names.length + ")"
-          : e.participant ? mask(norm(e.participant)) : e.transferTarget ? "to " + mask(norm(e.transferTarget)) : "";
+          : e.participant ? mask(norm(e.participant)) : e.transferTarget ? "to " + mask(norm(e.transferTarget))
+          : typeof e.digits === "string" ? "key " + (e.digits || "none") : e.recordingState ? e.recordingState : "";
         return step({from: "acs", to: "app", kind: "event", label: e.type, detail: detail,
                      note: names.length ? names.join(", ") : null,
                      context: e.operationContext || null, result: resultText(result),
@@ -196,6 +204,48 @@
     }
     steps.forEach(function (s, i) { s.index = i + 1; });
     return {lifelines: lifelines, steps: steps};
+  }
+
+  function fileName(url) {
+    var text = String(url || "");
+    return text.slice(text.lastIndexOf("/") + 1) || text;
+  }
+
+  /* The path the call took through its flow (planState.path), in words: prompts played, keys pressed, queues
+     waited, voicemails left. Numbers are masked. */
+  function flowPath(call) {
+    var state = call.planState || {};
+    var out = [];
+    (Array.isArray(state.path) ? state.path : []).forEach(function (e) {
+      var at = String(e.at || "").replace(/^flows\//, "").replace(/^step$/, "rule")
+        .replace(/\/menu\/options\//g, " \u203a option ").replace(/\/menu\/noInput/g, " \u203a no input")
+        .replace(/\/queue\/overflow/g, " \u203a overflow").replace(/\/(then|fallback)/g, " \u203a $1")
+        .replace(/^step \u203a /, "");
+      var text = null;
+      switch (e.kind) {
+        case "flow": text = "goes to flow " + e.flow; break;
+        case "menu": text = "menu (" + at + "): prompt played, waits for a key"; break;
+        case "digit": text = "caller pressed " + (e.digit || "nothing"); break;
+        case "noInput": text = "no key pressed"; break;
+        case "play": text = "announcement played (" + at + ")"; break;
+        case "ring": text = "rings the group (" + at + ")"; break;
+        case "queue": text = "queue (" + at + "): caller on hold with music while agents ring"; break;
+        case "answered": text = "answered by " + mask(norm(e.by)) + (e.rounds ? " after " + e.rounds + " round(s)" : ""); break;
+        case "overflow": text = "nobody answered in " + e.waitedSeconds + " s: overflow"; break;
+        case "voicemail":
+          text = e.recordingId ? "voicemail left" + (typeof e.durationMs === "number" ? " (" +
+            Math.round(e.durationMs / 1000) + " s)" : "") : "voicemail: greeting, then recording";
+          break;
+        case "recorded": text = "recording stopped (" + (e.endedBy === "key" ? "key pressed" : "time up") + ")"; break;
+        case "transfer": text = "transfers the call"; break;
+        case "hangup": text = "hangs up"; break;
+        case "failed": text = "step failed (" + e.action + (e.code ? " " + e.code + "/" + e.subCode : "") + "): hangs up"; break;
+        case "ended": text = "caller hung up"; break;
+        default: text = String(e.kind || "step");
+      }
+      out.push(text);
+    });
+    return out;
   }
 
   /* A step in words, for the text timeline and the arrows' tooltips. */
@@ -304,5 +354,5 @@
   }
 
   global.CallsteerDiagram = {build: build, render: render, describe: describe, mask: mask, timeOf: timeOf,
-                             formatOffset: formatOffset};
+                             formatOffset: formatOffset, flowPath: flowPath};
 }(window));
