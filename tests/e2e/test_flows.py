@@ -321,3 +321,42 @@ async def test_the_caller_hanging_up_ends_the_flow_in_each_step(flows, to, keys,
     assert not [o for o in call["operations"] if o["source"] == "plan" and o["status"] == "pending"
                 and o["action"] != "startRecording"]
     assert not plan_ops(call, "hangUp")  # nothing left to hang up: the call ended with the caller
+
+
+async def test_a_simultaneous_ring_sends_its_invitations_at_once_and_records_them_in_one_write(flows, monkeypatch):
+    import asyncio
+
+    from shared.bootstrap import get_services
+
+    services = await get_services()
+    both_in_flight = asyncio.Barrier(2)
+    send, save = services.control.add_participant, services.store.save
+    saved = []
+
+    async def add_participant(*args, **kwargs):
+        # Passes only when both invitations are out at the same moment; one after another would time out here.
+        await asyncio.wait_for(both_in_flight.wait(), timeout=10)
+        return await send(*args, **kwargs)
+
+    async def recording_save(call, etag, events):
+        saved.append([op for op in call.operations if op.action == "addParticipant"])
+        return await save(call, etag, events)
+
+    monkeypatch.setattr(services.control, "add_participant", add_participant)
+    monkeypatch.setattr(services.store, "save", recording_save)
+    flows.emulator.script_target(SALES_1, "answer")
+    flows.emulator.script_target(SALES_2, "no-answer")
+    _, call = await dial(flows, "+14255550330", keys=["1"])
+    assert len(plan_ops(call, "addParticipant")) == 2 and call["planState"]["winner"] == SALES_1
+    first = next(ops for ops in saved if any(op.accepted_at for op in ops))
+    assert len(first) == 2 and all(op.accepted_at and op.invitation_id for op in first)
+
+
+async def test_a_malformed_recording_event_is_logged_and_refused_without_an_error(flows, caplog):
+    from tests.payloads import load_event
+
+    event = load_event("eventgrid_recording_file_status_updated")[0]
+    event["subject"] = "/recording/call/x\nFORGED"
+    await registered("recording_file_status")(eventgrid_event(event))
+    [line] = [r.getMessage() for r in caplog.records if "RecordingFileStatusUpdated" in r.getMessage()]
+    assert "refused" in line and "subject" in line and "\n" not in line
