@@ -259,8 +259,9 @@ def _ended(call: Any, phase: str) -> tuple[Any, list[Command]]:
     The service drops pending invitations and media operations and ends the recording with the call."""
     state = _state(call)
     changes: dict[str, Any] = {"phase": DONE}
-    if phase not in (TRANSFERRING, HANGING_UP, FALLBACK, WAITING) and not state.get("outcome") \
-            and not state.get("winner"):
+    # Ended while a step waited on the caller (not after an answer, nor by the app's own transfer or hang-up).
+    if phase not in (TRANSFERRING, HANGING_UP, FALLBACK, WAITING) and not state.get("winner") \
+            and state.get("outcome") != "caller left":
         changes["outcome"] = "caller hung up"
     call = _with_state(call, **changes)
     if changes.get("outcome"):
