@@ -223,3 +223,12 @@ def test_the_caller_hanging_up_after_an_unanswered_ring_is_recorded_as_such():
     assert call.plan_state["outcome"] == "unanswered"
     ended, _ = feed(call, event(ev.CallDisconnected))
     assert ended.plan_state["outcome"] == "caller hung up" and ended.plan_state["path"][-1]["kind"] == "ended"
+
+
+def test_invitations_refused_because_the_call_is_over_do_not_roll_the_queue_on():
+    call, [hold, first] = to_queue()
+    over = {"code": 400, "subCode": 8501, "message": "not established", "acsCode": "8501"}
+    op = ops.find(call.operations, first.context)
+    call = replace(call, operations=ops.upsert(call.operations, replace(op, status=ops.FAILED, result=over)))
+    after, commands = p.advance(call, NOW)
+    assert commands == [] and after.plan_state["round"] == 0
