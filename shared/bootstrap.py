@@ -20,6 +20,7 @@ from shared.errors import ConfigError, RulesError
 if TYPE_CHECKING:
     from shared.adapters.acs import CallControl
     from shared.adapters.callback_auth import CallbackVerifier
+    from shared.adapters.stats_store import TableStatsStore
     from shared.adapters.store import CallStore
     from shared.adapters.voicemails import VoicemailStore
 
@@ -46,6 +47,8 @@ class Services:
     clock: Callable[[], datetime]
     # None only when ACS_CALLBACK_VERIFY_JWT=false: callbacks are then checked by their URL token alone.
     callback_verifier: CallbackVerifier | None
+    # The daily figures (GET /api/stats), counted as calls are written.
+    stats: TableStatsStore | None = None
     # Voicemails left through call flows (their list, and the link from a recording to its call).
     voicemails: VoicemailStore | None = None
 
@@ -86,16 +89,16 @@ def _credential():
     return DefaultAzureCredential()
 
 
-def _table_client(settings: Settings, table_name: str | None = None):
+def _table_client(settings: Settings, table: str | None = None):
     from azure.data.tables.aio import TableClient
 
     from shared.adapters.store import TABLE_NAME
 
-    table_name = table_name or TABLE_NAME
+    table = table or TABLE_NAME
     if settings.tables.connection_string:
-        return TableClient.from_connection_string(settings.tables.connection_string, table_name,
+        return TableClient.from_connection_string(settings.tables.connection_string, table,
                                                   transport=AioHttpTransport(), **TABLES_RETRY)
-    return TableClient(settings.tables.endpoint, table_name, credential=_credential(), transport=AioHttpTransport(),
+    return TableClient(settings.tables.endpoint, table, credential=_credential(), transport=AioHttpTransport(),
                        **TABLES_RETRY)
 
 
@@ -113,6 +116,7 @@ def _acs_client(settings: Settings):
 
 def build_services(settings: Settings | None = None) -> Services:
     from shared.adapters.acs import AcsCallControl
+    from shared.adapters.stats_store import STATS_TABLE, TableStatsStore
     from shared.adapters.store import TableCallStore
 
     settings = settings or load_settings()
@@ -132,7 +136,8 @@ def build_services(settings: Settings | None = None) -> Services:
 
     return Services(settings=settings, rules=rules, store=TableCallStore(_table_client(settings)),
                     control=AcsCallControl(_acs_client(settings)), clock=utc_now, callback_verifier=verifier,
-                    voicemails=TableVoicemailStore(_table_client(settings, VOICEMAILS)))
+                    voicemails=TableVoicemailStore(_table_client(settings, VOICEMAILS)),
+                    stats=TableStatsStore(_table_client(settings, STATS_TABLE)))
 
 
 class LazyCallbackVerifier:
@@ -185,3 +190,5 @@ async def close_services() -> None:
         await services.control.close()
         if services.voicemails is not None:
             await services.voicemails.close()
+        if services.stats is not None:
+            await services.stats.close()
