@@ -50,6 +50,7 @@ async def incoming_call(event: func.EventGridEvent) -> None:
 
 
 @app.event_grid_trigger(arg_name="event")
+@telemetry.invocation
 async def recording_file_status(event: func.EventGridEvent) -> None:
     """A recording's file is ready: record the voicemail on its call and in the voicemail list."""
     if event.event_type != RECORDING_FILE_STATUS_UPDATED:
@@ -66,6 +67,7 @@ async def recording_file_status(event: func.EventGridEvent) -> None:
 
 
 @app.route(route="voicemails", methods=["GET"])
+@telemetry.invocation
 async def list_voicemails(req: func.HttpRequest) -> func.HttpResponse:
     """Voicemails left through call flows, newest first."""
 
