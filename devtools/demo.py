@@ -2,7 +2,8 @@
 
 python -m devtools.demo [--keep-running] [--host-port 7071] [--emulator-port 8089]
 
-SIGTERM and SIGINT (Ctrl-C) stop it and the processes it started (Azurite, the emulator, the host), at any point.
+SIGTERM, SIGINT (Ctrl-C) and SIGHUP (its terminal closed) stop it and the processes it started (Azurite, the emulator,
+the host), at any point.
 """
 
 from __future__ import annotations
@@ -67,10 +68,13 @@ def _flow_path(call: dict[str, Any]) -> list[str]:
 HOST_PORT, EMULATOR_PORT = 7071, 8089  # local.settings.sample.json's, the README's
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
 def _stop(signum: int, frame: object) -> None:
-    """SIGTERM/SIGINT: unwind through the stack's `with`, which stops its processes; a second signal waits."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """A stop signal: unwind through the stack's `with`, which stops its processes; a second signal waits."""
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, signal.SIG_IGN)
     raise SystemExit(128 + signum)
 
 
@@ -196,8 +200,8 @@ def main() -> None:
     parser.add_argument("--emulator-port", type=int, default=EMULATOR_PORT,
                         help="the ACS emulator's port, when free (else another, printed)")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, _stop)
     try:
         code = run(args.keep_running, args.host_port, args.emulator_port)
     except SystemExit as stopped:

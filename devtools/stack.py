@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from devtools.azurite import Azurite, free_port
+from shared.config import SETTING_NAMES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SETTINGS = PROJECT_ROOT / "local.settings.sample.json"
@@ -112,7 +113,10 @@ class LocalStack:
             **({"ROUTING_RULES_FILE": self.rules_file} if self.rules_file else {}),
             **self.extra_settings,
         }
-        env = {**os.environ, **self.settings, "PYTHONUNBUFFERED": "1"}
+        # The stack's settings are the whole configuration: an app setting in the caller's environment (a shell's
+        # export, a test session's ROUTING_RULES) must not change what the stack runs.
+        inherited = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
+        env = {**inherited, **self.settings, "PYTHONUNBUFFERED": "1"}
         self._spawn(["devtools.emulator", "--port", str(self.emulator_port), "--app-url", self.host_url,
                      "--access-key", self.settings["ACS_ACCESS_KEY"], "--resource-id",
                      self.settings["ACS_RESOURCE_ID"], *self.emulator_args], env, "emulator listening on", "emulator")

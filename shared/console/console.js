@@ -88,7 +88,10 @@
 
   function decisionText(call) {
     var d = call.decision;
-    if (!d) { return call.direction === "outbound" ? "created by the app" : "-"; }
+    if (!d) {
+      if (call.direction !== "outbound") { return "-"; }
+      return call.from || call.to ? "created by the app" : "joined by the app (connect)";
+    }
     var extra = d.reason ? " " + d.reason : d.target ? " \u2192 " + D.mask(d.target.replace(/^4:/, "")) : "";
     return d.action + extra + (d.rule ? " \u00b7 rule " + d.rule : "");
   }

@@ -96,7 +96,13 @@ class _Context:
     scope: dict[str, Any]
     owner: type | None
     local: dict[str, ast.AST]  # the function's nested functions, by name: visited where they are called
-    visiting: set[str] = field(default_factory=set)  # nested functions being visited (a recursive one adds nothing)
+    running: set[str] = field(default_factory=set)  # nested functions being visited (they may call themselves)
+
+    def enter(self, name: str) -> ast.AST | None:
+        if name in self.running:
+            return None
+        self.running.add(name)
+        return self.local[name]
 
 
 def _handler_classes(handler: ast.ExceptHandler, scope: dict[str, Any]) -> tuple[type, ...]:
@@ -167,6 +173,16 @@ class Answers:
                     answering += classes
         return caught, answering
 
+    def _local(self, name: str, ctx: _Context) -> set[type]:
+        """What a call of a nested function raises (nothing more when it calls itself)."""
+        node = ctx.enter(name)
+        if node is None:
+            return set()
+        try:
+            return self._body(node, ctx)
+        finally:
+            ctx.running.discard(name)
+
     def _body(self, node: ast.AST, ctx: _Context) -> set[type]:
         found: set[type] = set()
         for child in ast.iter_child_nodes(node):
@@ -204,13 +220,7 @@ class Answers:
 
     def _call(self, node: ast.Call, ctx: _Context) -> set[type]:
         if isinstance(node.func, ast.Name) and node.func.id in ctx.local:
-            if node.func.id in ctx.visiting:
-                return set()
-            ctx.visiting.add(node.func.id)
-            try:
-                return self._body(ctx.local[node.func.id], ctx)
-            finally:
-                ctx.visiting.discard(node.func.id)
+            return self._local(node.func.id, ctx)
         callee = _resolve(node.func, ctx.scope)
         name = getattr(callee, "__name__", None)
         keywords = {k.arg: k.value for k in node.keywords}
@@ -226,10 +236,11 @@ class Answers:
             self.statuses.add(_int(keywords.get("status_code")) or 200)
         found: set[type] = set()
         handed = [a for a in [*node.args, *keywords.values()] if isinstance(a, ast.Name) and a.id in ctx.local]
-        if handed and callable(callee) and not isinstance(callee, type) and _ours(callee):  # respond(work), update(..., declare), _act(..., send)
-            caught, answering = self._catching(callee)
+        if handed and callable(callee) and _ours(callee):  # respond(work), update(..., declare), _act(..., send)
+            # A function handed to a class is kept and called later: count it as raised here.
+            caught, answering = ((), ()) if isinstance(callee, type) else self._catching(callee)
             for arg in handed:
-                raised = self._body(ctx.local[arg.id], ctx)
+                raised = self._local(arg.id, ctx)
                 self.answered |= {e for e in raised if issubclass(e, answering)}
                 found |= {e for e in raised if not issubclass(e, caught)}
         if isinstance(callee, type):

@@ -252,6 +252,7 @@ def test_a_connect_call_shows_the_call_it_joined_and_its_participants(console: C
     assert connect["context"] == "join-huddle" and f"to group call {masked(GROUP_CALL_ID)}" in connect["text"]
     row = page.inner_text(f"#call-list a[data-call='{key_of(call)}']")
     assert f"connects to group call {masked(GROUP_CALL_ID)}" in row and "- \u2192 -" not in row
+    assert "joined by the app (connect)" in row
     assert page.errors == []
     shot(page, "connect")
 

@@ -1,4 +1,4 @@
-"""`./dev demo` stops what it started: SIGTERM or SIGINT leaves no process behind and frees its ports."""
+"""`./dev demo` stops what it started: SIGTERM, SIGINT or SIGHUP leaves no process behind and frees its ports."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from tests.demo.demo_process import Demo, alive, descendants
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP],
+                         ids=["SIGTERM", "SIGINT", "SIGHUP"])
 def test_a_signal_to_the_demo_stops_azurite_the_emulator_and_the_host(signum: int) -> None:
     host_port, emulator_port = free_port(), free_port()
     demo = Demo.start("--host-port", str(host_port), "--emulator-port", str(emulator_port))

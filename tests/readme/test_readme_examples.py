@@ -197,4 +197,4 @@ def test_the_running_locally_curl_lines_place_a_call_and_read_it_back(demo: Demo
     http_json("POST", f"http://127.0.0.1:{demo.emulator_port}/emulator/idle?timeout=10")
     _, listing = http_json("GET", f"http://127.0.0.1:{demo.host_port}/api/calls?limit=500")
     call = next(c for c in listing["calls"] if c["correlationId"] == event["data"]["correlationId"])
-    assert call["decision"]["action"] == "answer" and call["decision"]["rule"] == "sales"
+    assert call["decision"]["action"] == "answer" and call["decision"]["rule"] == "sales", call
