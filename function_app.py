@@ -11,7 +11,8 @@ from shared.domain.events import INCOMING_CALL, parse_callback_body, parse_incom
 from shared.errors import StoreUnavailable, ValidationError
 from shared.domain.requests import parse_json_object
 from shared.http import (
-    json_response, openapi_response, operation_context_param, query_choice, query_int, read_body, respond,
+    invitation_id_param, json_response, openapi_response, operation_context_param, query_choice, query_int,
+    read_body, respond, route_id,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -59,7 +60,7 @@ async def get_call(req: func.HttpRequest) -> func.HttpResponse:
     """One call: its state, participants, decision and event log."""
 
     async def work(services):
-        return json_response(await handlers.get_call(services, req.route_params["callId"]))
+        return json_response(await handlers.get_call(services, route_id(req, "callId")))
 
     return await respond(work)
 
@@ -102,7 +103,7 @@ async def transfer_call(req: func.HttpRequest) -> func.HttpResponse:
 
     async def work(services):
         body = parse_json_object(read_body(req))
-        return json_response(await handlers.transfer(services, req.route_params["callId"], body), status=202)
+        return json_response(await handlers.transfer(services, route_id(req, "callId"), body), status=202)
 
     return await respond(work)
 
@@ -113,7 +114,7 @@ async def add_participant(req: func.HttpRequest) -> func.HttpResponse:
 
     async def work(services):
         body = parse_json_object(read_body(req))
-        return json_response(await handlers.add_participant(services, req.route_params["callId"], body), status=202)
+        return json_response(await handlers.add_participant(services, route_id(req, "callId"), body), status=202)
 
     return await respond(work)
 
@@ -123,8 +124,8 @@ async def cancel_invitation(req: func.HttpRequest) -> func.HttpResponse:
     """Cancel a pending invitation."""
 
     async def work(services):
-        outcome = await handlers.cancel_invitation(services, req.route_params["callId"],
-                                                   req.route_params["invitationId"], operation_context_param(req))
+        outcome = await handlers.cancel_invitation(services, route_id(req, "callId"),
+                                                   invitation_id_param(req), operation_context_param(req))
         return json_response(outcome, status=202)
 
     return await respond(work)
@@ -135,7 +136,7 @@ async def remove_participant(req: func.HttpRequest) -> func.HttpResponse:
     """Remove a participant (its raw id URL-encoded) from the call."""
 
     async def work(services):
-        outcome = await handlers.remove_participant(services, req.route_params["callId"], req.route_params["rawId"],
+        outcome = await handlers.remove_participant(services, route_id(req, "callId"), req.route_params["rawId"],
                                                     operation_context_param(req))
         return json_response(outcome, status=202)
 
@@ -148,7 +149,7 @@ async def hang_up(req: func.HttpRequest) -> func.HttpResponse:
 
     async def work(services):
         body = parse_json_object(read_body(req))
-        return json_response(await handlers.hang_up(services, req.route_params["callId"], body), status=202)
+        return json_response(await handlers.hang_up(services, route_id(req, "callId"), body), status=202)
 
     return await respond(work)
 
