@@ -29,7 +29,7 @@ MAX_EVENT_TYPE = 256
 MAX_INCOMING_CALL_CONTEXT = 65_536
 MAX_HEADER_VALUE = 1024
 MAX_HEADERS = 100
-MAX_SEQUENCE_NUMBER = 2**53 - 1  # the largest integer JSON readers (the console) keep exactly
+MAX_SEQUENCE_NUMBER = 2**31 - 1  # kept as a property of the call's row, a 32-bit integer in Table Storage
 INT32 = (-(2**31), 2**31 - 1)
 EVENT_TYPE = WireIdRule("event type", re.compile(r"[A-Za-z0-9_.:-]+"), MAX_EVENT_TYPE,
                         "ASCII letters, digits and - _ . :")
