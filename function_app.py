@@ -9,9 +9,8 @@ from shared.bootstrap import get_services
 from shared.domain.call import DIRECTIONS, STATES
 from shared.domain.events import INCOMING_CALL, parse_callback_body, parse_incoming_call
 from shared.errors import StoreUnavailable, ValidationError
-from shared.domain.requests import parse_json_object
 from shared.http import (
-    invitation_id_param, json_response, openapi_response, operation_context_param, query_choice, query_int,
+    invitation_id_param, json_body, json_response, openapi_response, operation_context_param, query_choice, query_int,
     read_body, respond, route_id,
 )
 
@@ -82,7 +81,7 @@ async def create_call(req: func.HttpRequest) -> func.HttpResponse:
     """Place a call to one target (1:1) or several (group)."""
 
     async def work(services):
-        return json_response(await handlers.create_call(services, parse_json_object(read_body(req))), status=201)
+        return json_response(await handlers.create_call(services, json_body(req)), status=201)
 
     return await respond(work)
 
@@ -92,7 +91,7 @@ async def connect_call(req: func.HttpRequest) -> func.HttpResponse:
     """Connect to an existing server call, group call or room."""
 
     async def work(services):
-        return json_response(await handlers.connect_call(services, parse_json_object(read_body(req))), status=201)
+        return json_response(await handlers.connect_call(services, json_body(req)), status=201)
 
     return await respond(work)
 
@@ -102,7 +101,7 @@ async def transfer_call(req: func.HttpRequest) -> func.HttpResponse:
     """Transfer the call (or, with a transferee, one participant of a group call) to a target."""
 
     async def work(services):
-        body = parse_json_object(read_body(req))
+        body = json_body(req)
         return json_response(await handlers.transfer(services, route_id(req, "callId"), body), status=202)
 
     return await respond(work)
@@ -113,7 +112,7 @@ async def add_participant(req: func.HttpRequest) -> func.HttpResponse:
     """Invite a participant into the call."""
 
     async def work(services):
-        body = parse_json_object(read_body(req))
+        body = json_body(req)
         return json_response(await handlers.add_participant(services, route_id(req, "callId"), body), status=202)
 
     return await respond(work)
@@ -148,7 +147,7 @@ async def hang_up(req: func.HttpRequest) -> func.HttpResponse:
     """Hang up: for everyone (terminate) or only the app."""
 
     async def work(services):
-        body = parse_json_object(read_body(req))
+        body = json_body(req)
         return json_response(await handlers.hang_up(services, route_id(req, "callId"), body), status=202)
 
     return await respond(work)
