@@ -7,7 +7,7 @@ import azure.functions as func
 from shared import handlers
 from shared.bootstrap import get_services
 from shared.domain.call import DIRECTIONS, STATES
-from shared.domain.events import INCOMING_CALL, parse_callback_body, parse_incoming_call
+from shared.domain.events import INCOMING_CALL, parse_callback_body, parse_incoming_call, stale_reason
 from shared.errors import StoreUnavailable, ValidationError
 from shared.http import (
     invitation_id_param, json_body, json_response, openapi_response, operation_context_param, query_choice, query_int,
@@ -29,9 +29,15 @@ async def incoming_call(event: func.EventGridEvent) -> None:
     except ValidationError as exc:
         log.warning("IncomingCall %s refused: %s", event.id, exc)
         return
+    services = await get_services()
+    stale = stale_reason(incoming, services.clock())
+    if stale:
+        log.warning("IncomingCall %s (correlation %s) gets no action: %s", incoming.event_id, incoming.correlation_id,
+                    stale)
+        return
     try:
         # Raises only where Event Grid's redelivery can help (the handler records every other failure).
-        await handlers.on_incoming_call(await get_services(), incoming)
+        await handlers.on_incoming_call(services, incoming)
     except StoreUnavailable:
         # The ACS action is done; a redelivery repeats it under the same repeatability id (ACS acts once) and
         # then records it.

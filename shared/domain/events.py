@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from shared.domain.identifiers import (
@@ -124,6 +124,26 @@ class IncomingCall:
     def custom_headers(self) -> dict[str, str]:
         """SIP and VoIP custom headers together, as routing rules match them."""
         return {**self.voip_headers, **self.sip_headers}
+
+
+# An IncomingCall can reach a ringing caller only while it is fresh. The Event Grid subscription keeps trying to
+# deliver one for at most its time to live, 1 minute by default and at most 5 (infra/app/incoming-call-subscription
+# .bicep): anything older is a replay or a stale copy, and acting on it could answer or redirect a call that ended
+# long ago. A time this far ahead of the app's clock is not a clock's skew either.
+RING_WINDOW = timedelta(minutes=5)
+MAX_CLOCK_AHEAD = timedelta(seconds=60)
+
+
+def stale_reason(incoming: "IncomingCall", now: datetime) -> str | None:
+    """Why an IncomingCall is too old (or too far ahead) to act on at `now`, or None when it is fresh."""
+    age = now - incoming.event_time
+    if age > RING_WINDOW:
+        return (f"its eventTime is {int(age.total_seconds())} s old, past the {int(RING_WINDOW.total_seconds())} s "
+                "ring window: no caller is still ringing")
+    if -age > MAX_CLOCK_AHEAD:
+        return (f"its eventTime is {int(-age.total_seconds())} s ahead of this app's clock (more than "
+                f"{int(MAX_CLOCK_AHEAD.total_seconds())} s)")
+    return None
 
 
 def parse_incoming_call(event_id: Any, event_time: Any, data: Any) -> IncomingCall:
