@@ -8,7 +8,8 @@ from shared import handlers
 from shared.bootstrap import get_services
 from shared.domain.call import DIRECTIONS, STATES
 from shared.domain.events import INCOMING_CALL, parse_callback_body, parse_incoming_call, stale_reason
-from shared.errors import StoreUnavailable, ValidationError
+from shared.domain.identifiers import CALL_ID, is_wire_id
+from shared.errors import NotFound, StoreUnavailable, ValidationError
 from shared.http import (
     invitation_id_param, json_body, json_response, openapi_response, operation_context_param, query_choice, query_int,
     read_body, respond, route_id,
@@ -70,14 +71,18 @@ async def get_call(req: func.HttpRequest) -> func.HttpResponse:
     return await respond(work)
 
 
+async def _listing(services, req: func.HttpRequest) -> dict:
+    limit = query_int(req, "limit", default=50, low=1, high=500)
+    state, direction = query_choice(req, "state", STATES), query_choice(req, "direction", DIRECTIONS)
+    return {"calls": await handlers.list_calls(services, limit, state, direction)}
+
+
 @app.route(route="calls", methods=["GET"])
 async def list_calls(req: func.HttpRequest) -> func.HttpResponse:
     """Calls, newest first, with optional state and direction filters."""
 
     async def work(services):
-        limit = query_int(req, "limit", default=50, low=1, high=500)
-        state, direction = query_choice(req, "state", STATES), query_choice(req, "direction", DIRECTIONS)
-        return json_response({"calls": await handlers.list_calls(services, limit, state, direction)})
+        return json_response(await _listing(services, req))
 
     return await respond(work)
 
@@ -165,11 +170,26 @@ def openapi(req: func.HttpRequest) -> func.HttpResponse:
     return openapi_response()
 
 
-@app.route(route="console", methods=["GET"])
+@app.route(route="console", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def console(req: func.HttpRequest) -> func.HttpResponse:
-    """The operator console: the calls and each call's sequence diagram, read from the state API in the browser."""
+    """The operator console page: static, no data in it; the browser reads the calls from console_data."""
     from shared import console as page
     return page.page()
+
+
+@app.route(route="console/data", methods=["GET"])
+async def console_data(req: func.HttpRequest) -> func.HttpResponse:
+    """The console's read-only view, behind its own function key: the listing, or one call with ?call=ID."""
+
+    async def work(services):
+        wanted = req.params.get("call")
+        if wanted is None:
+            return json_response(await _listing(services, req))
+        if not is_wire_id(wanted, CALL_ID):
+            raise NotFound("no call with that id")
+        return json_response(await handlers.get_call(services, wanted))
+
+    return await respond(work)
 
 
 @app.route(route="console/assets/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
