@@ -173,6 +173,7 @@ CORRELATION_ID = WireIdRule("correlation id", re.compile(r"[A-Za-z0-9_.:-]+"), 1
 # Base64 (standard or URL-safe, padded or not) of a conversation URL: long, and not capped short.
 SERVER_CALL_ID = WireIdRule("server call id", re.compile(r"[A-Za-z0-9+/=_-]+"), 4096,
                             "base64 characters (letters, digits, + / = - _)")
+RECORDING_ID = WireIdRule("recording id", SERVER_CALL_ID.pattern, 4096, SERVER_CALL_ID.characters)
 EVENT_ID = WireIdRule("event id", re.compile(r"[A-Za-z0-9_.:+=@~-]+"), 256,
                       "ASCII letters, digits and - _ . : + = @ ~")
 
