@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from shared import telemetry
 from shared.bootstrap import Services
 from shared.adapters.store import DuplicateEvent
 from shared.domain import plan as plans
@@ -16,6 +17,7 @@ from shared.domain.events import CallEvent
 from shared.errors import ConcurrencyConflict, StoreUnavailable, Unauthorized, ValidationError
 from shared.adapters.acs import REPEATABILITY_WINDOW
 from shared.domain import operations as ops
+from shared.handlers import stats
 from shared.handlers.core import MAX_WRITE_ATTEMPTS, backoff, given_up, run, settle
 
 log = logging.getLogger("callsteer")
@@ -32,10 +34,14 @@ class CallbackOutcome:
 
 async def authenticate_callback(services: Services, call_key: str, token: str, authorization: str | None) -> None:
     """Refuse a callback unless its URL token was made by this app for this call key and ACS signed it."""
-    if not token_matches(services.settings.callback.secret, call_key, token):
-        raise Unauthorized("callback URL token does not match its call key")
-    if services.callback_verifier is not None:
-        await services.callback_verifier.verify(authorization)
+    try:
+        if not token_matches(services.settings.callback.secret, call_key, token):
+            raise Unauthorized("callback URL token does not match its call key")
+        if services.callback_verifier is not None:
+            await services.callback_verifier.verify(authorization)
+    except Unauthorized:
+        telemetry.count_callback("unknown", "unauthorized")
+        raise
 
 
 async def on_callback(services: Services, call_key: str, events: list[CallEvent]) -> CallbackOutcome:
@@ -44,6 +50,7 @@ async def on_callback(services: Services, call_key: str, events: list[CallEvent]
     All or nothing: the body was parsed whole (every event valid, all naming one call) before this runs, and the
     call's key is checked against the URL's before the one write that applies them.
     """
+    telemetry.annotate(event_type=sorted({e.name for e in events}))
     connection_ids = {event.call_connection_id for event in events}
     if len(connection_ids) != 1:
         raise ValidationError("a callback body must name exactly one call", field="body")
@@ -85,6 +92,7 @@ async def _apply_events(services: Services, call_key: str, connection_id: str, e
             return None, 0, duplicates, []
         loaded = await services.store.load(connection_id)
         if loaded is not None and not hmac.compare_digest(loaded.call.call_key.encode(), call_key.encode()):
+            telemetry.count_callback("unknown", "unauthorized")
             raise Unauthorized("callback events name a call that this callback URL was not issued for")
         now = services.clock()
         call = loaded.call if loaded else new_call_from_event(pending[0], call_key, now)
@@ -99,6 +107,7 @@ async def _apply_events(services: Services, call_key: str, connection_id: str, e
         except DuplicateEvent as dup:
             repeated = pending.pop(dup.index)
             duplicates += 1
+            telemetry.count_callback(repeated.name, "duplicate")
             log.info("callback connection=%s: event %s (%s) was already applied; skipped", connection_id,
                      repeated.id, repeated.name)
             continue
@@ -106,6 +115,10 @@ async def _apply_events(services: Services, call_key: str, connection_id: str, e
             # Another instance wrote this call between our read and write: read again and re-apply.
             await backoff(attempt)
             continue
+        for event in pending:
+            telemetry.count_callback(event.name, "applied")
+        telemetry.annotate_call(call)
+        await stats.observe(services, loaded.call if loaded else None, call)
         log.info("callback connection=%s correlation=%s events=%s state=%s->%s follow-ups=%d", connection_id,
                  call.correlation_id or "-", ",".join(e.name for e in pending), before, call.state, len(commands))
         return call, len(pending), duplicates, commands
