@@ -12,7 +12,7 @@ import function_app
 from devtools.host import discover
 
 pytestmark = pytest.mark.e2e
-BODY_ROUTES = {"create_call", "connect_call", "transfer_call", "add_participant", "hang_up"}
+BODY_ROUTES = {"create_call", "connect_call", "transfer_call", "add_participant", "hang_up", "simulate_rules"}
 
 
 def registered(name: str):
