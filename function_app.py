@@ -7,12 +7,13 @@ import azure.functions as func
 from shared import handlers, telemetry
 from shared.bootstrap import get_services
 from shared.domain.call import DIRECTIONS, STATES
-from shared.domain.events import INCOMING_CALL, parse_callback_body, parse_incoming_call
+from shared.domain.events import INCOMING_CALL, parse_callback_body, parse_incoming_call, stale_reason
+from shared.domain.identifiers import CALL_ID, is_wire_id
 from shared.domain.recordings import RECORDING_FILE_STATUS_UPDATED, parse_recording_file_status
-from shared.errors import StoreUnavailable, ValidationError
-from shared.domain.requests import parse_json_object
+from shared.errors import NotFound, StoreUnavailable, ValidationError
 from shared.http import (
-    json_response, openapi_response, operation_context_param, query_choice, query_int, read_body, respond,
+    invitation_id_param, json_body, json_response, openapi_response, operation_context_param, query_choice, query_int,
+    read_body, respond, route_id,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -39,9 +40,15 @@ async def incoming_call(event: func.EventGridEvent) -> None:
     except ValidationError as exc:
         log.warning("IncomingCall %s refused: %s", event.id, exc)
         return
+    services = await get_services()
+    stale = stale_reason(incoming, services.clock())
+    if stale:
+        log.warning("IncomingCall %s (correlation %s) gets no action: %s", incoming.event_id, incoming.correlation_id,
+                    stale)
+        return
     try:
         # Raises only where Event Grid's redelivery can help (the handler records every other failure).
-        await handlers.on_incoming_call(await get_services(), incoming)
+        await handlers.on_incoming_call(services, incoming)
     except StoreUnavailable:
         # The ACS action is done; a redelivery repeats it under the same repeatability id (ACS acts once) and
         # then records it.
@@ -100,9 +107,15 @@ async def get_call(req: func.HttpRequest) -> func.HttpResponse:
     """One call: its state, participants, decision and event log."""
 
     async def work(services):
-        return json_response(await handlers.get_call(services, req.route_params["callId"]))
+        return json_response(await handlers.get_call(services, route_id(req, "callId")))
 
     return await respond(work)
+
+
+async def _listing(services, req: func.HttpRequest) -> dict:
+    limit = query_int(req, "limit", default=50, low=1, high=500)
+    state, direction = query_choice(req, "state", STATES), query_choice(req, "direction", DIRECTIONS)
+    return {"calls": await handlers.list_calls(services, limit, state, direction)}
 
 
 @app.route(route="calls", methods=["GET"])
@@ -111,9 +124,7 @@ async def list_calls(req: func.HttpRequest) -> func.HttpResponse:
     """Calls, newest first, with optional state and direction filters."""
 
     async def work(services):
-        limit = query_int(req, "limit", default=50, low=1, high=500)
-        state, direction = query_choice(req, "state", STATES), query_choice(req, "direction", DIRECTIONS)
-        return json_response({"calls": await handlers.list_calls(services, limit, state, direction)})
+        return json_response(await _listing(services, req))
 
     return await respond(work)
 
@@ -124,7 +135,7 @@ async def create_call(req: func.HttpRequest) -> func.HttpResponse:
     """Place a call to one target (1:1) or several (group)."""
 
     async def work(services):
-        return json_response(await handlers.create_call(services, parse_json_object(read_body(req))), status=201)
+        return json_response(await handlers.create_call(services, json_body(req)), status=201)
 
     return await respond(work)
 
@@ -135,7 +146,7 @@ async def connect_call(req: func.HttpRequest) -> func.HttpResponse:
     """Connect to an existing server call, group call or room."""
 
     async def work(services):
-        return json_response(await handlers.connect_call(services, parse_json_object(read_body(req))), status=201)
+        return json_response(await handlers.connect_call(services, json_body(req)), status=201)
 
     return await respond(work)
 
@@ -146,8 +157,8 @@ async def transfer_call(req: func.HttpRequest) -> func.HttpResponse:
     """Transfer the call (or, with a transferee, one participant of a group call) to a target."""
 
     async def work(services):
-        body = parse_json_object(read_body(req))
-        return json_response(await handlers.transfer(services, req.route_params["callId"], body), status=202)
+        body = json_body(req)
+        return json_response(await handlers.transfer(services, route_id(req, "callId"), body), status=202)
 
     return await respond(work)
 
@@ -158,8 +169,8 @@ async def add_participant(req: func.HttpRequest) -> func.HttpResponse:
     """Invite a participant into the call."""
 
     async def work(services):
-        body = parse_json_object(read_body(req))
-        return json_response(await handlers.add_participant(services, req.route_params["callId"], body), status=202)
+        body = json_body(req)
+        return json_response(await handlers.add_participant(services, route_id(req, "callId"), body), status=202)
 
     return await respond(work)
 
@@ -170,8 +181,8 @@ async def cancel_invitation(req: func.HttpRequest) -> func.HttpResponse:
     """Cancel a pending invitation."""
 
     async def work(services):
-        outcome = await handlers.cancel_invitation(services, req.route_params["callId"],
-                                                   req.route_params["invitationId"], operation_context_param(req))
+        outcome = await handlers.cancel_invitation(services, route_id(req, "callId"),
+                                                   invitation_id_param(req), operation_context_param(req))
         return json_response(outcome, status=202)
 
     return await respond(work)
@@ -183,7 +194,7 @@ async def remove_participant(req: func.HttpRequest) -> func.HttpResponse:
     """Remove a participant (its raw id URL-encoded) from the call."""
 
     async def work(services):
-        outcome = await handlers.remove_participant(services, req.route_params["callId"], req.route_params["rawId"],
+        outcome = await handlers.remove_participant(services, route_id(req, "callId"), req.route_params["rawId"],
                                                     operation_context_param(req))
         return json_response(outcome, status=202)
 
@@ -196,8 +207,8 @@ async def hang_up(req: func.HttpRequest) -> func.HttpResponse:
     """Hang up: for everyone (terminate) or only the app."""
 
     async def work(services):
-        body = parse_json_object(read_body(req))
-        return json_response(await handlers.hang_up(services, req.route_params["callId"], body), status=202)
+        body = json_body(req)
+        return json_response(await handlers.hang_up(services, route_id(req, "callId"), body), status=202)
 
     return await respond(work)
 
@@ -208,7 +219,7 @@ async def simulate_rules(req: func.HttpRequest) -> func.HttpResponse:
     """Which rule takes this call: the decision and every rule evaluated; never calls ACS, writes nothing."""
 
     async def work(services):
-        return json_response(await handlers.simulate_rules(services, parse_json_object(read_body(req))))
+        return json_response(await handlers.simulate_rules(services, json_body(req)))
 
     return await respond(work)
 
@@ -231,12 +242,28 @@ def openapi(req: func.HttpRequest) -> func.HttpResponse:
     return openapi_response()
 
 
-@app.route(route="console", methods=["GET"])
+@app.route(route="console", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @telemetry.invocation
 def console(req: func.HttpRequest) -> func.HttpResponse:
-    """The operator console: the calls and each call's sequence diagram, read from the state API in the browser."""
+    """The operator console page: static, no data in it; the browser reads the calls from console_data."""
     from shared import console as page
     return page.page()
+
+
+@app.route(route="console/data", methods=["GET"])
+@telemetry.invocation
+async def console_data(req: func.HttpRequest) -> func.HttpResponse:
+    """The console's read-only view, behind its own function key: the listing, or one call with ?call=ID."""
+
+    async def work(services):
+        wanted = req.params.get("call")
+        if wanted is None:
+            return json_response(await _listing(services, req))
+        if not is_wire_id(wanted, CALL_ID):
+            raise NotFound("no call with that id")
+        return json_response(await handlers.get_call(services, wanted))
+
+    return await respond(work)
 
 
 @app.route(route="console/assets/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -23,6 +23,10 @@ class PayloadTooLarge(ValidationError):
     """A body is over the documented size limit."""
 
 
+class UnsupportedMediaType(ValidationError):
+    """A body is not of the media type the route takes (application/json)."""
+
+
 class RulesError(ValidationError):
     """A routing ruleset is invalid; the message names the rule and the field."""
 

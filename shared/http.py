@@ -11,9 +11,10 @@ from typing import Any, Awaitable, Callable
 import azure.functions as func
 
 from shared.bootstrap import Services, get_services
+from shared.domain.identifiers import CALL_ID, INVITATION_ID, WireIdRule, wire_id
 from shared.errors import (
     AcsError, CallsteerError, ConfigError, Conflict, NotFound, PayloadTooLarge, StoreUnavailable, Unauthorized,
-    ValidationError,
+    UnsupportedMediaType, ValidationError,
 )
 
 log = logging.getLogger("callsteer")
@@ -38,6 +39,8 @@ def error_response(exc: CallsteerError) -> func.HttpResponse:
     """Map the app's errors to responses; the detail names the field or condition, never a secret."""
     if isinstance(exc, PayloadTooLarge):
         return problem(413, "Payload too large", str(exc))
+    if isinstance(exc, UnsupportedMediaType):
+        return problem(415, "Unsupported media type", str(exc), field="Content-Type")
     if isinstance(exc, ValidationError):
         return problem(400, "Invalid request", str(exc), field=exc.field)
     if isinstance(exc, Unauthorized):
@@ -78,6 +81,35 @@ def read_body(req: func.HttpRequest) -> bytes:
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
     return body
+
+
+def _is_json(content_type: str | None) -> bool:
+    """application/json, or a +json type (application/problem+json, ...), parameters such as charset allowed."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def json_body(req: func.HttpRequest) -> dict[str, Any]:
+    """The JSON object a control API request carries: Content-Type application/json (else 415), size-bounded.
+
+    A page on another site can POST text/plain or a form without a CORS preflight; requiring JSON's own media type
+    means such a request is refused before it is read, whatever it holds.
+    """
+    from shared.domain.requests import parse_json_object
+
+    if not _is_json(req.headers.get("Content-Type")):
+        given = (req.headers.get("Content-Type") or "none").split(";", 1)[0].strip()[:60]
+        raise UnsupportedMediaType(f"Content-Type must be application/json (was {given!r})")
+    return parse_json_object(read_body(req))
+
+
+def route_id(req: func.HttpRequest, name: str, rule: WireIdRule = CALL_ID) -> str:
+    """A path parameter that names a call or an invitation, checked before it reaches storage or an ACS path."""
+    return wire_id(req.route_params.get(name), name, rule)
+
+
+def invitation_id_param(req: func.HttpRequest) -> str:
+    return route_id(req, "invitationId", INVITATION_ID)
 
 
 def query_int(req: func.HttpRequest, name: str, default: int, low: int, high: int) -> int:

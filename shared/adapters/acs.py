@@ -18,7 +18,7 @@ from azure.communication.callautomation import (
 from azure.communication.callautomation.aio import CallAutomationClient
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
-from shared.domain.identifiers import Identifier
+from shared.domain.identifiers import CALL_CONNECTION_ID, Identifier, wire_id
 from shared.errors import AcsError
 
 T = TypeVar("T")
@@ -161,6 +161,10 @@ class AcsCallControl:
     async def close(self) -> None:
         await self._client.close()
 
+    def _connection(self, call_connection_id: str) -> Any:
+        # ACS paths are built only from ids that pass the wire-id check: no `..`, `/`, `%` or `\` reaches a URL.
+        return self._client.get_call_connection(wire_id(call_connection_id, "callConnectionId", CALL_CONNECTION_ID))
+
     async def _send(self, action: str, request: Callable[[], Awaitable[T]], repeatable: bool = True) -> T:
         try:
             return await request()
@@ -200,7 +204,7 @@ class AcsCallControl:
     async def transfer(self, call_connection_id: str, target: Identifier, transferee: Identifier | None,
                        sip_headers: dict[str, str] | None, voip_headers: dict[str, str] | None,
                        operation_context: str, repeat: Repeatability, caller_id: str | None = None) -> None:
-        connection = self._client.get_call_connection(call_connection_id)
+        connection = self._connection(call_connection_id)
         await self._send("TransferToParticipant", lambda: connection.transfer_call_to_participant(
             to_sdk_identifier(target), operation_context=operation_context,
             transferee=to_sdk_identifier(transferee) if transferee else None, sip_headers=sip_headers or None,
@@ -211,7 +215,7 @@ class AcsCallControl:
                               display_name: str | None, invitation_timeout: int | None,
                               sip_headers: dict[str, str] | None, voip_headers: dict[str, str] | None,
                               operation_context: str, repeat: Repeatability) -> str:
-        connection = self._client.get_call_connection(call_connection_id)
+        connection = self._connection(call_connection_id)
         result = await self._send("AddParticipant", lambda: connection.add_participant(
             to_sdk_identifier(target), invitation_timeout=invitation_timeout, operation_context=operation_context,
             source_caller_id_number=PhoneNumberIdentifier(caller_id) if caller_id else None,
@@ -221,25 +225,25 @@ class AcsCallControl:
 
     async def cancel_add_participant(self, call_connection_id: str, invitation_id: str, operation_context: str,
                                      repeat: Repeatability) -> None:
-        connection = self._client.get_call_connection(call_connection_id)
+        connection = self._connection(call_connection_id)
         await self._send("CancelAddParticipant", lambda: connection.cancel_add_participant_operation(
             invitation_id, operation_context=operation_context, headers=repeat.headers()))
 
     async def remove_participant(self, call_connection_id: str, target: Identifier, operation_context: str,
                                  repeat: Repeatability) -> None:
-        connection = self._client.get_call_connection(call_connection_id)
+        connection = self._connection(call_connection_id)
         await self._send("RemoveParticipant", lambda: connection.remove_participant(
             to_sdk_identifier(target), operation_context=operation_context, headers=repeat.headers()))
 
     async def hang_up(self, call_connection_id: str, for_everyone: bool, repeat: Repeatability) -> None:
-        connection = self._client.get_call_connection(call_connection_id)
+        connection = self._connection(call_connection_id)
         # Terminate takes repeatability headers; the DELETE that removes only the app takes none.
         headers = repeat.headers() if for_everyone else None
         await self._send("TerminateCall" if for_everyone else "HangupCall", lambda: connection.hang_up(
             for_everyone, **({"headers": headers} if headers else {})), repeatable=for_everyone)
 
     async def call_state(self, call_connection_id: str) -> str | None:
-        connection = self._client.get_call_connection(call_connection_id)
+        connection = self._connection(call_connection_id)
         try:
             props = await self._send("GetCall", connection.get_call_properties, repeatable=False)
         except AcsError as exc:

@@ -1,5 +1,10 @@
 """Callback authenticity: the JWT that ACS puts on every callback, checked against ACS's published keys.
 
+Lifetime: ACS makes a new token for every callback, valid for 5 minutes ("The JWT lifetime is 5 minutes",
+MicrosoftDocs azure-docs, how-tos/call-automation/secure-webhook-endpoint.md). A token that claims to live longer
+than MAX_LIFETIME_SECONDS (twice that) is not one ACS made: `exp - iat` is checked, or without `iat`,
+`exp - now`, which may exceed the bound by the clock-skew leeway LEEWAY_SECONDS. A token without `exp` is refused.
+
 Keys are cached per process and fetched again only when a token names a key id the cache does not hold
 (ACS rotates keys), at most once per REFRESH_INTERVAL, so forged key ids cannot make the app fetch on
 every request.
@@ -20,6 +25,7 @@ from shared.errors import Unauthorized
 ALGORITHM = "RS256"
 REFRESH_INTERVAL = 30.0
 LEEWAY_SECONDS = 60
+MAX_LIFETIME_SECONDS = 600
 _REQUIRED_CLAIMS = ["exp", "iss", "aud"]
 
 
@@ -47,12 +53,13 @@ class JwksCallbackVerifier:
     """Verifies RS256 callback JWTs: signature by a published key, issuer, audience, expiry and not-before."""
 
     def __init__(self, jwks_url: str, issuer: str, audience: str, fetch: KeyFetcher = fetch_json,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time) -> None:
         self._jwks_url = jwks_url
         self._issuer = issuer
         self._audience = audience
         self._fetch = fetch
         self._monotonic = monotonic
+        self._wall_clock = wall_clock
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at: float | None = None
         self._lock = asyncio.Lock()
@@ -102,8 +109,8 @@ class JwksCallbackVerifier:
             raise Unauthorized("callback JWT names no key id")
         key = await self._key(kid)
         try:
-            jwt.decode(token, key.key, algorithms=[ALGORITHM], audience=self._audience, issuer=self._issuer,
-                       leeway=LEEWAY_SECONDS, options={"require": _REQUIRED_CLAIMS})
+            claims = jwt.decode(token, key.key, algorithms=[ALGORITHM], audience=self._audience, issuer=self._issuer,
+                                leeway=LEEWAY_SECONDS, options={"require": _REQUIRED_CLAIMS})
         except jwt.ExpiredSignatureError:
             raise Unauthorized("callback JWT has expired") from None
         except jwt.ImmatureSignatureError:
@@ -118,3 +125,18 @@ class JwksCallbackVerifier:
             raise Unauthorized("callback JWT signature does not verify") from None
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"callback JWT is invalid ({type(exc).__name__})") from None
+        self._check_lifetime(claims)
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """Refuse a token that lives longer than ACS's do (PyJWT has checked exp, iat and nbf are numbers)."""
+        exp, iat = claims["exp"], claims.get("iat")
+        for name, value in (("exp", exp), ("iat", iat)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise Unauthorized(f"callback JWT's {name} claim is not a number")
+        if iat is not None:
+            lifetime, bound = exp - iat, MAX_LIFETIME_SECONDS
+        else:
+            lifetime, bound = exp - self._wall_clock(), MAX_LIFETIME_SECONDS + LEEWAY_SECONDS
+        if lifetime > bound:
+            raise Unauthorized(f"callback JWT lives {int(lifetime)} s; ACS's live minutes and at most "
+                               f"{MAX_LIFETIME_SECONDS} s are accepted")

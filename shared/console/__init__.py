@@ -1,15 +1,16 @@
 """The operator console: one static page that lists calls and draws each call's sequence diagram.
 
 The page, its script and its style sheet are files beside this module, read once per process on the first
-request and kept in memory. The page reads the state API (`/api/calls`) from the browser with the same
-function key it was opened with, so it shows nothing that the API does not.
+request and kept in memory. The page reads the calls from `/api/console/data` (function_app.py, read-only, its own
+function key: the console key) from the browser, so it shows nothing that the state API does not.
 
-Two routes (function_app.py):
-- `GET /api/console` (function key): the HTML page. Asset URLs carry a content hash so a browser never mixes
-  an old script with a new page.
+Three routes (function_app.py):
+- `GET /api/console` (anonymous): the HTML page, static and without data. Asset URLs carry a content hash so a
+  browser never mixes an old script with a new page.
 - `GET /api/console/assets/{name}` (anonymous): the script and the style sheet. They are the same for everyone
-  and hold no data; a `<script src>` cannot send the key header, and writing the key into asset URLs would
-  copy a secret into every cache and log on the way. Only the names in ASSETS are served.
+  and hold no data; only the names in ASSETS are served.
+- `GET /api/console/data` (function key of its own): the listing or one call, read only. The page asks for its key,
+  keeps it in sessionStorage and sends it as a header, never in a URL.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 /* callsteer console: the call list, the selected call's diagram, polling, keyboard and shareable links.
- * Reads only the state API, with the function key the page was opened with (?code=...), sent as a header.
+ * Reads only the console's read-only data route (console/data), with the console key: the function key of that
+ * route alone, which cannot place or end calls. The page asks for it when the route answers 401/403 and keeps it in
+ * sessionStorage (this tab only), sends it as a header, and never writes it into a URL; a key given the old way
+ * (?code=...) is moved there and taken out of the address bar at once.
  * Every piece of data goes into the page as text (textContent), never as markup.
  */
 (function () {
@@ -10,8 +13,26 @@
   var LIST_LIMIT = 100;
   var POLL_MS = 2000;
 
+  var KEY_STORE = "callsteer.console.key";
   var params = new URLSearchParams(window.location.search);
-  var key = params.get("code") || "";
+  var key = "";
+  try { key = window.sessionStorage.getItem(KEY_STORE) || ""; } catch (e) { key = ""; }
+
+  function remember(value) {
+    key = value || "";
+    try {
+      if (key) { window.sessionStorage.setItem(KEY_STORE, key); } else { window.sessionStorage.removeItem(KEY_STORE); }
+    } catch (e) { /* storage off: the key stays in memory for this page */ }
+  }
+
+  /* A key in the address bar (?code=) is taken into the tab's storage and removed from the URL and its history entry. */
+  if (params.has("code")) {
+    remember(params.get("code") || key);
+    params.delete("code");
+    var rest = params.toString();
+    window.history.replaceState(window.history.state, "", window.location.pathname + (rest ? "?" + rest : "") +
+                                window.location.hash);
+  }
   var state = {
     calls: [],
     selected: params.get("call") || "",
@@ -35,19 +56,41 @@
     return n;
   }
 
-  /* GET a state API path relative to this page (/api/console -> /api/calls...). */
-  function api(path) {
+  /* The key form: shown when the data route refuses the key (or has none); the key goes to sessionStorage only. */
+  var keyForm = $("key-form"), keyInput = $("console-key");
+  function askForKey(refused) {
+    keyForm.hidden = false;
+    $("key-why").textContent = refused ? "The console key was refused: enter it again." :
+      "Enter the console key (the function key of console_data; it can read calls, not place or end them).";
+    if (document.activeElement !== keyInput) { keyInput.focus(); }
+  }
+  keyForm.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    remember(keyInput.value.trim());
+    keyInput.value = "";
+    keyForm.hidden = true;
+    state.listJson = "";
+    refresh(true);
+  });
+
+  /* GET the console's data route relative to this page (/api/console -> /api/console/data?...). */
+  function api(query) {
     var headers = {"Accept": "application/json"};
     if (key) { headers["x-functions-key"] = key; }
-    return fetch(path, {headers: headers, cache: "no-store", credentials: "same-origin"}).then(function (r) {
-      if (r.status === 404) { return null; }
-      if (!r.ok) {
-        var hint = r.status === 401 || r.status === 403 ? " (open the console with ?code=<function key>)" : "";
-        throw new Error("state API answered " + r.status + hint);
-      }
-      return r.json();
-    });
+    return fetch("console/data?" + query, {headers: headers, cache: "no-store", credentials: "same-origin"})
+      .then(function (r) {
+        if (r.status === 404) { return null; }
+        if (r.status === 401 || r.status === 403) {
+          askForKey(!!key);
+          throw new Error("the console key is " + (key ? "refused" : "needed"));
+        }
+        if (!r.ok) { throw new Error("the console's data route answered " + r.status); }
+        keyForm.hidden = true;
+        return r.json();
+      });
   }
+
+  function one(id) { return api("call=" + encodeURIComponent(id)); }
 
   function callKey(call) { return call.callConnectionId || call.correlationId || call.id; }
 
@@ -55,12 +98,11 @@
     return !!wanted && (call.callConnectionId === wanted || call.correlationId === wanted || call.id === wanted);
   }
 
-  /* The page's own URL for a call: shareable, so without the key; the address bar keeps the key. */
-  function link(call, withKey) {
+  /* The page's own URL for a call (with the filters, or bare to share): never the key. */
+  function link(call, withFilters) {
     var p = new URLSearchParams();
-    if (withKey && key) { p.set("code", key); }
-    if (stateFilter.value && withKey) { p.set("state", stateFilter.value); }
-    if (dirFilter.value && withKey) { p.set("direction", dirFilter.value); }
+    if (stateFilter.value && withFilters) { p.set("state", stateFilter.value); }
+    if (dirFilter.value && withFilters) { p.set("direction", dirFilter.value); }
     if (call) { p.set("call", callKey(call)); }
     var query = p.toString();
     return window.location.pathname + (query ? "?" + query : "");
@@ -131,7 +173,7 @@
     var q = new URLSearchParams({limit: String(LIST_LIMIT)});
     if (stateFilter.value) { q.set("state", stateFilter.value); }
     if (dirFilter.value) { q.set("direction", dirFilter.value); }
-    return api("calls?" + q.toString()).then(function (body) {
+    return api(q.toString()).then(function (body) {
       var calls = (body && body.calls) || [];
       var json = JSON.stringify(calls);
       if (json !== state.listJson) {
@@ -145,12 +187,12 @@
   /* Find the call the URL names (connection id, correlation id or listing id) and read it whole. */
   function resolve(wanted) {
     var found = state.calls.filter(function (c) { return matches(c, wanted); })[0];
-    if (found) { return api("calls/" + encodeURIComponent(found.id)); }
-    return api("calls/" + encodeURIComponent(wanted)).then(function (call) {
+    if (found) { return one(found.id); }
+    return one(wanted).then(function (call) {
       if (call) { return call; }
-      return api("calls?limit=500").then(function (body) {
+      return api("limit=500").then(function (body) {
         var hit = ((body && body.calls) || []).filter(function (c) { return matches(c, wanted); })[0];
-        return hit ? api("calls/" + encodeURIComponent(hit.id)) : null;
+        return hit ? one(hit.id) : null;
       });
     });
   }
@@ -179,7 +221,7 @@
     a.href = link(call, false);
     a.id = "share-link";
     share.appendChild(a);
-    share.appendChild(node("span", "hint", " (without the key: add ?code=\u2026 in Azure)"));
+    share.appendChild(node("span", "hint", " (no key in it: whoever opens it is asked for the console key)"));
     box.appendChild(share);
   }
 

@@ -12,8 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from shared.domain.events import decode_json
-from shared.domain.identifiers import PHONE, Identifier, parse_phone_number, parse_target
+from shared.domain.events import MAX_DISPLAY_NAME, MAX_OPERATION_CONTEXT, decode_json
+from shared.domain.identifiers import (
+    LOCATOR_ID, PHONE, SERVER_CALL_ID, Identifier, parse_phone_number, parse_target, text_problem, wire_id,
+)
 from shared.errors import ValidationError
 
 MAX_SIP_HEADERS = 5
@@ -23,8 +25,6 @@ MAX_SIP_VALUE = 256
 MAX_VOIP_VALUE = 1024
 MAX_TARGETS = 20
 MAX_INVITATION_TIMEOUT = 180
-MAX_OPERATION_CONTEXT = 256
-MAX_DISPLAY_NAME = 256
 SIP_PREFIX = "x-ms-custom-"
 UUI_HEADER = "User-To-User"
 _SIP_NAME = re.compile(r"[A-Za-z0-9.!%*_+~-]+")
@@ -57,6 +57,9 @@ def _optional_str(body: Mapping[str, Any], name: str, limit: int) -> str | None:
         raise ValidationError(f"{name} must be a non-empty string", field=name)
     if len(value) > limit:
         raise ValidationError(f"{name} is longer than {limit} characters", field=name)
+    problem = text_problem(value)
+    if problem:
+        raise ValidationError(f"{name} {problem}", field=name)
     return value
 
 
@@ -175,7 +178,8 @@ def parse_connect(body: Mapping[str, Any]) -> Connect:
         raise ValidationError("exactly one of serverCallId, groupCallId or roomId is required",
                               field="serverCallId" if not given else given[1])
     name = given[0]
-    return Connect(locator_kind=_LOCATORS[name], locator_id=_optional_str(body, name, 1024),
+    locator_id = wire_id(body[name], name, SERVER_CALL_ID if name == "serverCallId" else LOCATOR_ID)
+    return Connect(locator_kind=_LOCATORS[name], locator_id=locator_id,
                    operation_context=operation_context(body))
 
 

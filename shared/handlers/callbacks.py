@@ -14,7 +14,7 @@ from shared.domain import plan as plans
 from shared.domain.call import Call, apply_event, new_call_from_event
 from shared.domain.callback_tokens import token_matches
 from shared.domain.events import CallEvent
-from shared.errors import ConcurrencyConflict, StoreUnavailable, Unauthorized
+from shared.errors import ConcurrencyConflict, StoreUnavailable, Unauthorized, ValidationError
 from shared.adapters.acs import REPEATABILITY_WINDOW
 from shared.domain import operations as ops
 from shared.handlers import stats
@@ -45,21 +45,23 @@ async def authenticate_callback(services: Services, call_key: str, token: str, a
 
 
 async def on_callback(services: Services, call_key: str, events: list[CallEvent]) -> CallbackOutcome:
-    """Apply callback events to their calls, then carry out the follow-ups they lead to; repeats change nothing."""
-    applied = duplicates = 0
-    by_call: dict[str, list[CallEvent]] = {}
+    """Apply one call's callback events, then carry out the follow-ups they lead to; repeats change nothing.
+
+    All or nothing: the body was parsed whole (every event valid, all naming one call) before this runs, and the
+    call's key is checked against the URL's before the one write that applies them.
+    """
     telemetry.annotate(event_type=sorted({e.name for e in events}))
-    for event in events:
-        by_call.setdefault(event.call_connection_id, []).append(event)
-    for connection_id, call_events in by_call.items():
-        call, done, dup, commands = await _apply_events(services, call_key, connection_id, call_events)
-        applied, duplicates = applied + done, duplicates + dup
-        if call is not None:
-            await run(services, call, commands)
-        if dup:
-            # A repeat may mean our first answer to ACS was lost after the write landed: any step that write
-            # recorded but ACS never accepted is sent now, under its repeatability id.
-            await _resend_unsent(services, connection_id)
+    connection_ids = {event.call_connection_id for event in events}
+    if len(connection_ids) != 1:
+        raise ValidationError("a callback body must name exactly one call", field="body")
+    connection_id = events[0].call_connection_id
+    call, applied, duplicates, commands = await _apply_events(services, call_key, connection_id, events)
+    if call is not None:
+        await run(services, call, commands)
+    if duplicates:
+        # A repeat may mean our first answer to ACS was lost after the write landed: any step that write
+        # recorded but ACS never accepted is sent now, under its repeatability id.
+        await _resend_unsent(services, connection_id)
     return CallbackOutcome(applied, duplicates)
 
 

@@ -51,6 +51,18 @@ def fill(value: Any, names: dict[str, str]) -> Any:
     return text if isinstance(value, str) else json.loads(text)
 
 
+def expand(value: Any) -> Any:
+    """`{"$repeat": N, "item": X}` anywhere in a body becomes a list of N copies of X, `{i}` in them the index."""
+    if isinstance(value, dict):
+        if set(value) == {"$repeat", "item"}:
+            text = json.dumps(value["item"])
+            return [expand(json.loads(text.replace("{i}", str(i)))) for i in range(value["$repeat"])]
+        return {k: expand(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand(v) for v in value]
+    return value
+
+
 def body_of(case: dict[str, Any], names: dict[str, str]) -> bytes | None:
     if "raw_hex" in case:
         return bytes.fromhex(case["raw_hex"])
@@ -60,7 +72,7 @@ def body_of(case: dict[str, Any], names: dict[str, str]) -> bytes | None:
         spec = case["repeat"]
         return (spec["wrap"][0] + spec["chunk"] * spec["times"] + spec["wrap"][1]).encode()
     if "body" in case:
-        return json.dumps(fill(case["body"], names)).encode()
+        return json.dumps(expand(fill(case["body"], names))).encode()
     return None
 
 

@@ -313,17 +313,7 @@ def test_a_call_in_progress_updates_without_a_reload(console: Console, page: Any
     assert "disconnected" in page.inner_text("#summary")
 
 
-def test_the_function_key_goes_with_every_api_request_and_not_into_the_shared_link(console: Console,
-                                                                                   page: Any) -> None:
-    call = console.calls["answer"]
-    open_call(page, console, call, code="local-key-123")
-    api = [r for r in page.requested if "/api/calls" in r.url]
-    assert api and all(r.headers.get("x-functions-key") == "local-key-123" for r in api)
-    assert all("code=" not in r.url for r in api)
-    share = page.get_attribute("#share-link", "href")
-    assert "code" not in share and share.endswith(f"?call={call['callConnectionId']}")
-    row = page.get_attribute(f"#call-list a[data-call='{call['callConnectionId']}']", "href")
-    assert "code=local-key-123" in row  # the address bar keeps the key for the operator's own navigation
+# The console's key (no key in any URL, asked for and kept in sessionStorage): tests/console/test_console_key.py
 
 
 def test_the_page_loads_nothing_from_elsewhere_and_breaks_no_policy(console: Console, page: Any) -> None:

@@ -257,7 +257,8 @@ async def test_bad_action_bodies_get_400_naming_the_field(stack, path, body, fie
 
 
 async def test_a_body_that_is_not_json_gets_400(stack):
-    async with stack.http.post(f"{stack.url}/api/calls", data=b"{targets:") as response:
+    async with stack.http.post(f"{stack.url}/api/calls", data=b"{targets:",
+                               headers={"Content-Type": "application/json"}) as response:
         assert response.status == 400
         assert "not valid JSON" in (await response.json(content_type=None))["detail"]
 

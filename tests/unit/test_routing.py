@@ -18,7 +18,8 @@ ISSUE_EXAMPLE = {
             "timezone": "America/New_York", "days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00",
             "end": "17:00"}}, "action": "redirect", "target": "+18005550199"},
         {"name": "agents-only", "match": {"callerKind": ["communicationUser"], "headers": {"X-MS-Custom-Tier": "gold"}},
-         "action": "redirect", "target": "8:acs:..."},
+         # The issue wrote "8:acs:..." as a placeholder; a target is parsed strictly, so a real-looking id stands in.
+         "action": "redirect", "target": "8:acs:00000000-0000-0000-0000-000000000000_00000000-0000-0000-0000-0000000000a1"},
         {"name": "support", "match": {"to": ["+18005550100"]}, "action": "answer"},
     ],
     "default": {"action": "reject", "reason": "busy"},
@@ -70,7 +71,7 @@ def test_redirects_support_line_after_hours():
 def test_redirects_gold_acs_callers_by_voip_header():
     decision = decide(ISSUE_EXAMPLE, incoming("eventgrid_incoming_call_acs_user"))
     assert isinstance(decision, Redirect) and decision.rule == "agents-only"
-    assert decision.target.raw_id == "8:acs:..."
+    assert decision.target.raw_id == ISSUE_EXAMPLE["rules"][2]["target"]
 
 
 def test_caller_kind_must_match_even_when_headers_do():
