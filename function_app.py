@@ -8,6 +8,7 @@ from shared import handlers, telemetry
 from shared.bootstrap import get_services
 from shared.domain.call import DIRECTIONS, STATES
 from shared.domain.events import INCOMING_CALL, parse_callback_body, parse_incoming_call
+from shared.domain.recordings import RECORDING_FILE_STATUS_UPDATED, parse_recording_file_status
 from shared.errors import StoreUnavailable, ValidationError
 from shared.domain.requests import parse_json_object
 from shared.http import (
@@ -19,6 +20,11 @@ log = logging.getLogger("callsteer")
 # With APPLICATIONINSIGHTS_CONNECTION_STRING set, traces and metrics go to Application Insights (the distro is
 # imported now, when the host loads the app, not during the first ring). Each trigger is one span.
 telemetry.configure()
+
+
+def escape(value: object) -> str:
+    """Wire text made safe for one log line."""
+    return repr(str(value))[1:-1][:200]
 
 
 @app.event_grid_trigger(arg_name="event")
@@ -41,6 +47,35 @@ async def incoming_call(event: func.EventGridEvent) -> None:
         # then records it.
         log.error("IncomingCall %s: decision carried out but not recorded; asking for redelivery", event.id)
         raise
+
+
+@app.event_grid_trigger(arg_name="event")
+@telemetry.invocation
+async def recording_file_status(event: func.EventGridEvent) -> None:
+    """A recording's file is ready: record the voicemail on its call and in the voicemail list."""
+    if event.event_type != RECORDING_FILE_STATUS_UPDATED:
+        log.info("event %s of type %s ignored: only %s is handled", escape(event.id), escape(event.event_type),
+                 RECORDING_FILE_STATUS_UPDATED)
+        return
+    try:
+        ready = parse_recording_file_status(event.id, event.subject, event.get_json())
+    except ValidationError as exc:
+        log.warning("RecordingFileStatusUpdated %s refused: %s", escape(event.id), escape(str(exc)))
+        return
+    # Raises only StoreUnavailable: Event Grid's redelivery records it then (the writes are idempotent).
+    await handlers.on_recording_file_status(await get_services(), ready)
+
+
+@app.route(route="voicemails", methods=["GET"])
+@telemetry.invocation
+async def list_voicemails(req: func.HttpRequest) -> func.HttpResponse:
+    """Voicemails left through call flows, newest first."""
+
+    async def work(services):
+        limit = query_int(req, "limit", default=50, low=1, high=500)
+        return json_response({"voicemails": await handlers.list_voicemails(services, limit)})
+
+    return await respond(work)
 
 
 @app.route(route="callbacks/{callKey}/{token}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -9,13 +9,15 @@ the host), at any point.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import time
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from devtools.stack import LocalStack, http_json
+from devtools.stack import PROJECT_ROOT, LocalStack, http_json
 
 SAMPLE_CALLS = (
     {"title": "a customer calls the support line", "from": "+14255550123", "to": "+18005550111"},
@@ -26,6 +28,42 @@ SAMPLE_CALLS = (
     {"title": "a call to a number no rule knows", "from": "+442079460000", "to": "+18005550999"},
 )
 
+
+# Call flows (rules.example.json): a menu where the caller presses 2 for the support queue, a holiday, a voicemail.
+MENU_LINE, HOLIDAY_LINE, MESSAGES_LINE = "+18005550140", "+18005550141", "+18005550142"
+QUEUE_AGENT = "8:acs:00000000-0000-0000-0000-000000000000_00000000-0000-0000-0000-0000000000a2"
+FLOW_CALLS = (
+    {"title": "a customer calls the main menu and presses 2 (support queue)", "from": "+14255550131",
+     "to": MENU_LINE, "keys": ["2"]},
+    {"title": "a customer calls on a holiday", "from": "+14255550132", "to": HOLIDAY_LINE, "keys": []},
+    {"title": "a customer leaves a voicemail (and presses # to finish)", "from": "+14255550133",
+     "to": MESSAGES_LINE, "keys": ["#"]},
+)
+
+
+def demo_rules() -> dict[str, Any]:
+    """rules.example.json, plus a holiday line whose calendar is today, so that the demo has a holiday to show."""
+    rules = json.loads((PROJECT_ROOT / "rules.example.json").read_text(encoding="utf-8"))
+    today = datetime.now(ZoneInfo("America/New_York")).date().isoformat()
+    rules.setdefault("calendars", {})["demo-today"] = {"timezone": "America/New_York", "dates": [today]}
+    rules["rules"].insert(0, {"name": "holiday-demo", "match": {"to": [HOLIDAY_LINE], "calendar": ["demo-today"]},
+                              "action": "answer", "then": {"flow": "closed"}})
+    return rules
+
+
+def _flow_path(call: dict[str, Any]) -> list[str]:
+    lines = []
+    for entry in (call.get("planState") or {}).get("path", []):
+        words = {"digit": lambda e: f"caller pressed {e.get('digit') or 'nothing'}",
+                 "noInput": lambda e: "no key pressed",
+                 "answered": lambda e: f"answered by {e.get('by')}",
+                 "overflow": lambda e: f"nobody answered in {e.get('waitedSeconds')} s: overflow",
+                 "recorded": lambda e: f"recording stopped ({'key pressed' if e.get('endedBy') == 'key' else 'time up'})",
+                 "voicemail": lambda e: ("voicemail left" if e.get("recordingId") else "voicemail: greeting, recording"),
+                 "flow": lambda e: f"goes to flow {e.get('flow')}"}
+        text = words.get(entry["kind"], lambda e: f"{e['kind']} ({e.get('at', '')})")(entry)
+        lines.append(f"      - {text}")
+    return lines
 
 HOST_PORT, EMULATOR_PORT = 7071, 8089  # local.settings.sample.json's, the README's
 
@@ -59,6 +97,23 @@ def _timeline(call: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _settled_flow(stack: LocalStack, event: dict[str, Any]) -> dict[str, Any]:
+    """The call once its flow is done (or the call ended, and its voicemail, if any, is in)."""
+    call: dict[str, Any] = {}
+    for _ in range(40):
+        _idle(stack)
+        _, listing = http_json("GET", f"{stack.host_url}/api/calls?limit=50")
+        found = [c for c in listing["calls"] if c["correlationId"] == event["data"]["correlationId"]]
+        if found:
+            _, call = http_json("GET", f"{stack.host_url}/api/calls/{found[0]['id']}")
+            plan = call.get("planState") or {}
+            recording = any(o["action"] == "startRecording" for o in call.get("operations", []))
+            if (plan.get("phase") == "done" or call["state"] != "connected") and (not recording or call.get("voicemail")):
+                return call
+        time.sleep(0.25)
+    return call
+
+
 def _describe(call: dict[str, Any]) -> str:
     decision = call.get("decision") or {}
     detail = decision.get("reason") or decision.get("target") or ""
@@ -69,7 +124,8 @@ def _describe(call: dict[str, Any]) -> str:
 def run(keep_running: bool, host_port: int = HOST_PORT, emulator_port: int = EMULATOR_PORT) -> int:
     print("starting Azurite, the ACS emulator and the local Functions host ...", flush=True)
     # The ports of local.settings.sample.json when they are free, so the README's curl lines work as written.
-    with LocalStack(host_port=host_port, emulator_port=emulator_port) as stack:
+    with LocalStack(host_port=host_port, emulator_port=emulator_port,
+                    extra_settings={"ROUTING_RULES": json.dumps(demo_rules())}) as stack:
         print(f"  local host: {stack.host_url}   emulator: {stack.emulator_url}   "
               f"Azurite tables: port {stack.azurite.port}", flush=True)
         for name, wanted, got in (("local host", host_port, stack.host_port),
@@ -94,12 +150,36 @@ def run(keep_running: bool, host_port: int = HOST_PORT, emulator_port: int = EMU
             print("\n".join(_timeline(call)) or "      (no callbacks follow a reject or a redirect)")
             if call["state"] == "connected":
                 answered.append(call)
+        http_json("PUT", f"{stack.emulator_url}/emulator/targets/{QUEUE_AGENT}", {"outcome": "answer", "delayMs": 1500})
+        for sample in FLOW_CALLS:
+            http_json("PUT", f"{stack.emulator_url}/emulator/keys/{sample['from']}", {"presses": sample["keys"]})
+            status, event = http_json("POST", f"{stack.emulator_url}/emulator/incoming-calls",
+                                      {"from": sample["from"], "to": sample["to"]})
+            if status != 201:
+                print(f"could not place the call: {status} {event}", file=sys.stderr)
+                return 1
+            call = _settled_flow(stack, event)
+            print(f"* {sample['title']}: {sample['from']} -> {sample['to']}")
+            print(f"    decision: {_describe(call)}")
+            print("\n".join(_flow_path(call)))
+            if call.get("voicemail"):
+                print(f"    voicemail: {call['voicemail']['durationMs']} ms at {call['voicemail']['contentLocation']}")
+            if call["state"] == "connected":
+                answered.append(call)
         for call in answered:
             http_json("POST", f"{stack.emulator_url}/emulator/calls/{call['callConnectionId']}/hang-up", {})
             _idle(stack)
             _, ended = http_json("GET", f"{stack.host_url}/api/calls/{call['callConnectionId']}")
+            for agent in ended["participants"] if ended["state"] == "connected" else []:
+                # The queue's agent stays with the app after the caller left: they hang up too.
+                http_json("POST", f"{stack.emulator_url}/emulator/calls/{call['callConnectionId']}/hang-up",
+                          {"rawId": agent})
+                _idle(stack)
+            _, ended = http_json("GET", f"{stack.host_url}/api/calls/{call['callConnectionId']}")
             print(f"\n* the caller of {call['callConnectionId']} hangs up: state {ended['state']}")
             print("\n".join(_timeline(ended)))
+        _, voicemails = http_json("GET", f"{stack.host_url}/api/voicemails?limit=10")
+        print(f"\n{len(voicemails['voicemails'])} voicemail(s): {stack.host_url}/api/voicemails")
         _, listing = http_json("GET", f"{stack.host_url}/api/calls?limit=50")
         print(f"\n{len(listing['calls'])} calls recorded in Table Storage (Azurite). "
               f"State API: {stack.host_url}/api/calls")

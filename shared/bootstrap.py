@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from shared.adapters.callback_auth import CallbackVerifier
     from shared.adapters.stats_store import TableStatsStore
     from shared.adapters.store import CallStore
+    from shared.adapters.voicemails import VoicemailStore
 
 log = logging.getLogger("callsteer")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +49,13 @@ class Services:
     callback_verifier: CallbackVerifier | None
     # The daily figures (GET /api/stats), counted as calls are written.
     stats: TableStatsStore | None = None
+    # Voicemails left through call flows (their list, and the link from a recording to its call).
+    voicemails: VoicemailStore | None = None
+
+    def routing_time(self, event_time: datetime) -> datetime:
+        """The time the routing rules see for a call: its event's time, shifted by CLOCK_OFFSET_SECONDS (to
+        rehearse a calendar date or a window; 0 in production)."""
+        return event_time + timedelta(seconds=self.settings.clock_offset_seconds)
 
 
 def utc_now() -> datetime:
@@ -122,15 +130,13 @@ def build_services(settings: Settings | None = None) -> Services:
     else:
         log.warning("callback JWT verification is OFF (ACS_CALLBACK_VERIFY_JWT=false): callbacks are checked by "
                     "their per-call token only; never run this way in production")
-    clock = utc_now
     if settings.clock_offset_seconds:
-        offset = timedelta(seconds=settings.clock_offset_seconds)
-        log.warning("the app's clock is shifted by %d s (CLOCK_OFFSET_SECONDS)", settings.clock_offset_seconds)
+        log.warning("routing rules see calls %d s shifted (CLOCK_OFFSET_SECONDS)", settings.clock_offset_seconds)
+    from shared.adapters.voicemails import TABLE_NAME as VOICEMAILS, TableVoicemailStore
 
-        def clock() -> datetime:
-            return utc_now() + offset
     return Services(settings=settings, rules=rules, store=TableCallStore(_table_client(settings)),
-                    control=AcsCallControl(_acs_client(settings)), clock=clock, callback_verifier=verifier,
+                    control=AcsCallControl(_acs_client(settings)), clock=utc_now, callback_verifier=verifier,
+                    voicemails=TableVoicemailStore(_table_client(settings, VOICEMAILS)),
                     stats=TableStatsStore(_table_client(settings, STATS_TABLE)))
 
 
@@ -182,5 +188,7 @@ async def close_services() -> None:
     if services is not None:
         await services.store.close()
         await services.control.close()
+        if services.voicemails is not None:
+            await services.voicemails.close()
         if services.stats is not None:
             await services.stats.close()

@@ -40,8 +40,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ROUTING_RULES", "routing rules, inline JSON", "", deployed=True),
     Setting("ROUTING_RULES_FILE", "path of a routing rules JSON file, used when ROUTING_RULES is unset", "rules.example.json"),
     Setting("STALE_CALL_SECONDS", "a live call silent this long is checked against ACS when it is read", "600"),
-    Setting("RECORDINGS_CONTAINER_URL", "Blob container URL that ACS records voicemails into (needed by voicemail steps)", ""),
-    Setting("CLOCK_OFFSET_SECONDS", "shift the app's clock by this many seconds (rehearse calendars and windows; 0 in production)", "0"),
+    Setting("RECORDINGS_CONTAINER_URL", "Blob container URL that ACS records voicemails into (needed by voicemail steps)", "", deployed=True),
+    Setting("CLOCK_OFFSET_SECONDS", "shift the time routing rules see for each call by this many seconds (rehearse calendars and windows; 0 in production)", "0"),
 )
 
 SETTING_NAMES: tuple[str, ...] = tuple(s.name for s in SETTINGS)

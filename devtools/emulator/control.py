@@ -65,6 +65,22 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
                           int(body.get("delayMs", 0)))
         return web.Response(status=204)
 
+    async def put_media(request: web.Request) -> web.Response:
+        body = await _body(request)
+        emu.script_media(str(body.get("url", "")), str(body.get("outcome", "ok")), int(body.get("durationMs", 1000)))
+        return web.Response(status=204)
+
+    async def put_keys(request: web.Request) -> web.Response:
+        body = await _body(request)
+        presses = body.get("presses", [])
+        if not isinstance(presses, list):
+            raise bad_request("presses must be a list of keys or nulls")
+        emu.script_keys(request.match_info["raw_id"], presses)
+        return web.Response(status=204)
+
+    async def get_recordings(request: web.Request) -> web.Response:
+        return _json({"recordings": list(emu.recordings.values()), "fileEvents": emu.recording_file_events})
+
     async def put_locator(request: web.Request) -> web.Response:
         body = await _body(request)
         emu.add_call_locator(request.match_info["locator_id"], body.get("participants", []))
@@ -122,6 +138,9 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
         ("POST", "/emulator/incoming-calls", post_incoming_call),
         ("PUT", "/emulator/targets/{raw_id}", put_target),
         ("PUT", "/emulator/locators/{locator_id}", put_locator),
+        ("PUT", "/emulator/media", put_media),
+        ("PUT", "/emulator/keys/{raw_id}", put_keys),
+        ("GET", "/emulator/recordings", get_recordings),
         ("POST", "/emulator/faults", post_fault),
         ("DELETE", "/emulator/faults", delete_faults),
         ("POST", "/emulator/calls/{call_id}/hang-up", post_hang_up),

@@ -18,6 +18,7 @@ from .engine import ENDED_CALL_ANSWERS, CallEngine, Reply
 from .identifiers import Identifier
 from .jwt_signing import DEFAULT_ISSUER, CallbackSigner
 from .model import CallConnection, Fault, Outcome, TargetScript
+from .recording import Recordings
 from .server import AcsApi
 
 # A fixed, documented local key (base64 of 32 ASCII bytes) so settings can be written in advance.
@@ -27,6 +28,7 @@ DEFAULT_ACCESS_KEY = base64.b64encode(b"callsteer-local-acs-emulator-key").decod
 DEFAULT_RESOURCE_ID = "00000000-0000-4000-8000-00000000ac50"
 DEFAULT_APP_URL = "http://127.0.0.1:7071"
 INCOMING_CALL_FUNCTION = "incoming_call"
+RECORDING_FILE_STATUS_FUNCTION = "recording_file_status"
 _RESOURCE_TOPIC = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/emulator/providers/"
                    "Microsoft.Communication/communicationServices/emulator")
 
@@ -52,6 +54,9 @@ class Emulator:
         self._signer = CallbackSigner(issuer, resource_id)
         self._dispatcher = CallbackDispatcher(self._activity, self._signer, time_scale)
         self._engine = CallEngine(self._dispatcher, time_scale, _RESOURCE_TOPIC)
+        self._recordings = Recordings(self._engine, self._publish_recording_file, _RESOURCE_TOPIC)
+        self._engine.recordings = self._recordings
+        self._engine.on_call_end = self._call_ended
         self._api = AcsApi(self._engine, self._activity, self._signer, decode_access_key(access_key), latency_ms)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -125,12 +130,16 @@ class Emulator:
 
     async def deliver_incoming_call(self, event: dict[str, Any]) -> int:
         """POST [event] to the app's Event Grid webhook as Event Grid does; return the HTTP status."""
+        return await self.deliver_event_grid(INCOMING_CALL_FUNCTION, event)
+
+    async def deliver_event_grid(self, function_name: str, event: dict[str, Any]) -> int:
+        """POST [event] to the app's Event Grid webhook for one function's subscription; the HTTP status."""
         assert self._session is not None, "start() the emulator first"
-        url = f"{self.app_url}/runtime/webhooks/eventgrid?functionName={INCOMING_CALL_FUNCTION}"
+        url = f"{self.app_url}/runtime/webhooks/eventgrid?functionName={function_name}"
         headers = {
             "Content-Type": "application/json",
             "aeg-event-type": "Notification",
-            "aeg-subscription-name": "EMULATOR-INCOMING-CALL",
+            "aeg-subscription-name": f"EMULATOR-{function_name.upper().replace('_', '-')}",
             "aeg-delivery-count": "0",
             "aeg-data-version": event.get("dataVersion", "1.0"),
             "aeg-metadata-version": event.get("metadataVersion", "1"),
@@ -168,6 +177,34 @@ class Emulator:
     @events_before_response.setter
     def events_before_response(self, on: bool) -> None:
         self._api.events_before_response = self._dispatcher.drained if on else None
+
+    def script_media(self, url: str, outcome: str = "ok", duration_ms: int = 1000) -> None:
+        """How an audio file plays: ok for duration_ms, or "invalid" (PlayFailed 8535) or "unreachable" (8536)."""
+        self._engine.media.script_media(url, outcome, duration_ms)
+
+    def script_keys(self, raw_id: str, presses: list[str | None]) -> None:
+        """What a caller does at each recognize, in order: a key ("1", "#") or None for silence; then silence."""
+        self._engine.media.script_keys(raw_id, presses)
+
+    @property
+    def recordings(self) -> dict[str, Any]:
+        """Recordings by id (recordingId, state, call, container)."""
+        return {rid: r.to_json() for rid, r in self._recordings.recordings.items()}
+
+    @property
+    def recording_file_events(self) -> list[dict[str, Any]]:
+        """The RecordingFileStatusUpdated events published (and delivered to the app)."""
+        return self._recordings.published
+
+    async def _publish_recording_file(self, event: dict[str, Any]) -> int | None:
+        try:
+            return await self.deliver_event_grid(RECORDING_FILE_STATUS_FUNCTION, event)
+        except (aiohttp.ClientError, OSError):
+            return None
+
+    def _call_ended(self, call: CallConnection) -> None:
+        for effect in self._recordings.call_ended(call):
+            self._activity.spawn(effect())
 
     @property
     def ended_calls(self) -> str:

@@ -64,6 +64,16 @@ class CallEngine:
         self.scripts: dict[str, TargetScript] = {}
         self.locators: dict[str, list[Identifier]] = {}
         self.ended_calls = "disconnected"
+        # Media operations (play, recognize, hold) live in media.py; recordings are wired by the Emulator.
+        from .media import Media
+
+        self.media = Media(self)
+        self.recordings: Any = None
+        self.on_call_end: Callable[[CallConnection], None] | None = None
+
+    @property
+    def time_scale(self) -> float:
+        return self._time_scale
 
     # ---- test control -------------------------------------------------------------------------
 
@@ -435,6 +445,8 @@ class CallEngine:
 
     def _end(self, call: CallConnection) -> None:
         call.state = CallState.DISCONNECTED
+        if self.on_call_end is not None:
+            self.on_call_end(call)
         for invitation in call.invitations.values():
             if invitation.state == InvitationState.PENDING and invitation.task is not None:
                 invitation.task.cancel()

@@ -79,6 +79,17 @@ ROUTES: tuple[Route, ...] = (
            lambda e, p, b, v: e.cancel_add_participant(p["callConnectionId"], b)),
     _route("GET", _ONE + "/participants/{participantRawId}", "CallConnection_GetParticipant",
            lambda e, p, b, v: e.get_participant(p["callConnectionId"], p["participantRawId"]), has_body=False),
+    # Media and recording (devtools/emulator/media.py, recording.py).
+    _route("POST", _ONE + ":play", "CallMedia_Play", lambda e, p, b, v: e.media.play(p["callConnectionId"], b)),
+    _route("POST", _ONE + ":recognize", "CallMedia_Recognize",
+           lambda e, p, b, v: e.media.recognize(p["callConnectionId"], b)),
+    _route("POST", _ONE + ":hold", "CallMedia_Hold", lambda e, p, b, v: e.media.hold(p["callConnectionId"], b)),
+    _route("POST", _ONE + ":unhold", "CallMedia_Unhold", lambda e, p, b, v: e.media.unhold(p["callConnectionId"], b)),
+    _route("POST", "/calling/recordings", "CallRecording_StartRecording", lambda e, p, b, v: e.recordings.start(b)),
+    _route("GET", "/calling/recordings/{recordingId}", "CallRecording_GetRecordingProperties",
+           lambda e, p, b, v: e.recordings.get(p["recordingId"]), has_body=False),
+    _route("DELETE", "/calling/recordings/{recordingId}", "CallRecording_StopRecording",
+           lambda e, p, b, v: e.recordings.stop(p["recordingId"]), has_body=False),
 )
 
 

@@ -11,7 +11,10 @@ from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
 # The SDK's own raw-id parser; it is not re-exported by the package (pinned in requirements.txt).
 from azure.communication.callautomation._shared.models import identifier_from_raw_id
-from azure.communication.callautomation import PhoneNumberIdentifier
+from azure.communication.callautomation import (
+    AzureBlobContainerRecordingStorage, FileSource, PhoneNumberIdentifier, RecognizeInputType, RecordingChannel,
+    RecordingContent, RecordingFormat,
+)
 from azure.communication.callautomation.aio import CallAutomationClient
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
@@ -91,6 +94,24 @@ class CallControl(Protocol):
 
     async def call_state(self, call_connection_id: str) -> str | None:
         """The call's state as ACS knows it, or None when ACS does not know the call (any more)."""
+
+    # Media and recording (call flows). Play, recognize, hold and unhold take no repeatability headers (the
+    # spec declares none); start recording does.
+
+    async def play(self, call_connection_id: str, url: str, operation_context: str) -> None: ...
+
+    async def recognize(self, call_connection_id: str, target: Identifier, prompts: tuple[str, ...],
+                        timeout_seconds: int, operation_context: str) -> None: ...
+
+    async def hold(self, call_connection_id: str, target: Identifier, music: str, operation_context: str) -> None: ...
+
+    async def unhold(self, call_connection_id: str, target: Identifier, operation_context: str) -> None: ...
+
+    async def start_recording(self, call_connection_id: str, container_url: str, callback_url: str,
+                              repeat: Repeatability) -> str:
+        """Record the call's audio (mixed, wav) into the Blob container; the recording's id."""
+
+    async def stop_recording(self, recording_id: str) -> None: ...
 
 
 def _numeric_code(error: Any) -> int | None:
@@ -226,3 +247,43 @@ class AcsCallControl:
                 return None
             raise
         return str(props.call_connection_state or "")
+
+    # ---- media and recording -------------------------------------------------------------------------------
+
+    async def play(self, call_connection_id: str, url: str, operation_context: str) -> None:
+        connection = self._client.get_call_connection(call_connection_id)
+        await self._send("Play", lambda: connection.play_media(
+            FileSource(url), play_to="all", operation_context=operation_context))
+
+    async def recognize(self, call_connection_id: str, target: Identifier, prompts: tuple[str, ...],
+                        timeout_seconds: int, operation_context: str) -> None:
+        connection = self._client.get_call_connection(call_connection_id)
+        sources = [FileSource(url) for url in prompts]
+        prompt = None if not sources else sources[0] if len(sources) == 1 else sources
+        # One tone, the prompt interruptible by it, the silence timeout counted after the prompt.
+        await self._send("Recognize", lambda: connection.start_recognizing_media(
+            RecognizeInputType.DTMF, to_sdk_identifier(target), initial_silence_timeout=timeout_seconds,
+            play_prompt=prompt, interrupt_prompt=True, dtmf_max_tones_to_collect=1,
+            operation_context=operation_context))
+
+    async def hold(self, call_connection_id: str, target: Identifier, music: str, operation_context: str) -> None:
+        connection = self._client.get_call_connection(call_connection_id)
+        await self._send("Hold", lambda: connection.hold(
+            to_sdk_identifier(target), play_source=FileSource(music), operation_context=operation_context))
+
+    async def unhold(self, call_connection_id: str, target: Identifier, operation_context: str) -> None:
+        connection = self._client.get_call_connection(call_connection_id)
+        await self._send("Unhold", lambda: connection.unhold(to_sdk_identifier(target),
+                                                             operation_context=operation_context))
+
+    async def start_recording(self, call_connection_id: str, container_url: str, callback_url: str,
+                              repeat: Repeatability) -> str:
+        props = await self._send("StartRecording", lambda: self._client.start_recording(
+            call_connection_id=call_connection_id, recording_state_callback_url=callback_url,
+            recording_content_type=RecordingContent.AUDIO, recording_channel_type=RecordingChannel.MIXED,
+            recording_format_type=RecordingFormat.WAV,
+            recording_storage=AzureBlobContainerRecordingStorage(container_url), headers=repeat.headers()))
+        return props.recording_id
+
+    async def stop_recording(self, recording_id: str) -> None:
+        await self._send("StopRecording", lambda: self._client.stop_recording(recording_id))

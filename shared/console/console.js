@@ -196,6 +196,15 @@
     }
     title.textContent = "Call " + callKey(call);
     renderSummary(call);
+    var path = D.flowPath(call);
+    if (path.length) {
+      // The path the call took through its flow, under the facts.
+      var flow = node("ol", "flow-path");
+      flow.id = "flow-path";
+      flow.setAttribute("aria-label", "Flow path");
+      path.forEach(function (text) { flow.appendChild(node("li", null, text)); });
+      $("summary").appendChild(flow);
+    }
     var model = D.build(call);
     var scroll = diagram.scrollLeft;
     diagram.appendChild(D.render(model, ($("detail").clientWidth || 620) - 28));

@@ -103,6 +103,10 @@
 
   var ROLES = {createCall: "callee", addParticipant: "invitee", cancelAddParticipant: "invitee",
                transfer: "transfer target", removeParticipant: "participant", redirect: "redirect target"};
+  // Call-flow media actions: the target of recognize, hold and unhold is the caller; play's is a file and the
+  // recording actions' a recording (no lifeline for either).
+  var MEDIA = {play: "plays", recognize: "asks for a key", hold: "puts on hold (music)", unhold: "takes off hold",
+               startRecording: "records", stopRecording: "stops recording"};
 
   var EFFECTS = {
     createCall: "rings",
@@ -181,6 +185,7 @@
 
     /* Whom an operation is about, as raw ids: never its invitation id, locator or flag. */
     function reachedBy(op) {
+      if (MEDIA[op.action]) { return op.action === "stopRecording" || !caller ? [] : [call.from]; }
       if (op.action === "createCall") { return targetsOf(op.target); }
       if (op.action === "cancelAddParticipant") { return invitees[op.target] ? [invitees[op.target]] : []; }
       if (op.action === "reject") { return caller ? [call.from] : []; }
@@ -189,6 +194,8 @@
 
     function detailOf(op, ruled, reason) {
       if (op.action === "reject") { return "reason " + reason; }
+      if (op.action === "play") { return fileName(op.target); }
+      if (op.action === "startRecording" || op.action === "stopRecording") { return ""; }
       if (op.action === "connect") { return locatorText(op.target) ? "to " + locatorText(op.target) : ""; }
       if (op.action === "hangUp") {
         return op.target === "everyone" ? "for everyone" : op.target === "app" ? "the app only" : "";
@@ -213,7 +220,7 @@
       // invitation declined, a transfer that failed); one ACS refused outright was never accepted: it reached nobody.
       // A create or connect is recorded only once ACS has accepted it.
       var refused = failed && !op.acceptedAt && !op.invitationId && !/^(createCall|connect)$/.test(op.action);
-      var effect = op.action === "reject" ? "rejected (" + reason + ")" : EFFECTS[op.action];
+      var effect = op.action === "reject" ? "rejected (" + reason + ")" : EFFECTS[op.action] || MEDIA[op.action];
       if (effect && !refused) {
         reachedBy(op).forEach(function (raw) {
           var who = op.action === "reject" ? caller : lifeline(raw, ROLES[op.action] || null);
@@ -238,7 +245,8 @@
         if (e.transferee) { lifeline(e.transferee, "transferee"); }
         var result = e.resultInformation || null;
         var detail = Array.isArray(e.participants) ? "(" + names.length + ")"
-          : e.participant ? mask(norm(e.participant)) : e.transferTarget ? "to " + mask(norm(e.transferTarget)) : "";
+          : e.participant ? mask(norm(e.participant)) : e.transferTarget ? "to " + mask(norm(e.transferTarget))
+          : typeof e.digits === "string" ? "key " + (e.digits || "none") : e.recordingState ? e.recordingState : "";
         return step({from: "acs", to: "app", kind: "event", label: e.type, detail: detail,
                      note: names.length ? names.join(", ") : null,
                      context: e.operationContext || null, result: resultText(result),
@@ -260,6 +268,48 @@
     }
     steps.forEach(function (s, i) { s.index = i + 1; });
     return {lifelines: lifelines, steps: steps};
+  }
+
+  function fileName(url) {
+    var text = String(url || "");
+    return text.slice(text.lastIndexOf("/") + 1) || text;
+  }
+
+  /* The path the call took through its flow (planState.path), in words: prompts played, keys pressed, queues
+     waited, voicemails left. Numbers are masked. */
+  function flowPath(call) {
+    var state = call.planState || {};
+    var out = [];
+    (Array.isArray(state.path) ? state.path : []).forEach(function (e) {
+      var at = String(e.at || "").replace(/^flows\//, "").replace(/^step$/, "rule")
+        .replace(/\/menu\/options\//g, " \u203a option ").replace(/\/menu\/noInput/g, " \u203a no input")
+        .replace(/\/queue\/overflow/g, " \u203a overflow").replace(/\/(then|fallback)/g, " \u203a $1")
+        .replace(/^step \u203a /, "");
+      var text = null;
+      switch (e.kind) {
+        case "flow": text = "goes to flow " + e.flow; break;
+        case "menu": text = "menu (" + at + "): prompt played, waits for a key"; break;
+        case "digit": text = "caller pressed " + (e.digit || "nothing"); break;
+        case "noInput": text = "no key pressed"; break;
+        case "play": text = "announcement played (" + at + ")"; break;
+        case "ring": text = "rings the group (" + at + ")"; break;
+        case "queue": text = "queue (" + at + "): caller on hold with music while agents ring"; break;
+        case "answered": text = "answered by " + mask(norm(e.by)) + (e.rounds ? " after " + e.rounds + " round(s)" : ""); break;
+        case "overflow": text = "nobody answered in " + e.waitedSeconds + " s: overflow"; break;
+        case "voicemail":
+          text = e.recordingId ? "voicemail left" + (typeof e.durationMs === "number" ? " (" +
+            Math.round(e.durationMs / 1000) + " s)" : "") : "voicemail: greeting, then recording";
+          break;
+        case "recorded": text = "recording stopped (" + (e.endedBy === "key" ? "key pressed" : "time up") + ")"; break;
+        case "transfer": text = "transfers the call"; break;
+        case "hangup": text = "hangs up"; break;
+        case "failed": text = "step failed (" + e.action + (e.code ? " " + e.code + "/" + e.subCode : "") + "): hangs up"; break;
+        case "ended": text = "caller hung up"; break;
+        default: text = String(e.kind || "step");
+      }
+      out.push(text);
+    });
+    return out;
   }
 
   /* A step in words, for the text timeline and the arrows' tooltips. */
@@ -368,5 +418,6 @@
   }
 
   global.CallsteerDiagram = {build: build, render: render, describe: describe, mask: mask, timeOf: timeOf,
-                             formatOffset: formatOffset, parties: parties};
+                             formatOffset: formatOffset, parties: parties,
+                             flowPath: flowPath};
 }(window));

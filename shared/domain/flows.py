@@ -44,6 +44,8 @@ _PHASES = {"play": PLAYING, "menu": MENU, "ring": RINGING, "queue": QUEUE, "voic
 # RecognizeFailed subCodes that mean the caller pressed nothing in time (ACS troubleshooting codes:
 # 8510 initial silence timeout, 8532 inter-digit timeout): the menu asks again.
 NO_INPUT_SUBCODES = frozenset({8510, 8532})
+# What ACS answers a request on a call that is over (troubleshooting codes): 400/8501 or 8528, 404/8522.
+ENDED_CALL_SUBCODES = frozenset({8501, 8528, 8522})
 MAX_PATH = 40            # entries of planState.path kept (oldest dropped first)
 MAX_FLOW_HOPS = 64       # flow-to-flow jumps resolved in one go (loops without a menu are refused at load)
 TIMER_SECONDS = 300      # the longest silent wait one recognize can hold (initialSilenceTimeoutInSeconds maximum)
@@ -226,6 +228,10 @@ def advance(call: Any, now: datetime) -> tuple[Any, list[Command]]:
         # A plan stored before flows, part-way: its first step, its fallback phase.
         state.update(at="step" if phase != FALLBACK else "step/fallback", n=0 if phase != FALLBACK else 1)
         call = replace(call, plan_state=state)
+    if any(op.source == "plan" and op.status == ops.FAILED and _call_is_over(op) for op in call.operations):
+        # ACS refused a step because the call is over: nothing more can be done in it, and its CallDisconnected
+        # ends the flow (an unanswered round must not roll on to the next one, nor to the overflow).
+        return call, []
     plan = _plan(call)
     step = _step_at(plan, state["at"]) or {"hangup": True}
     n = state.get("n", 0)
@@ -259,8 +265,9 @@ def _ended(call: Any, phase: str) -> tuple[Any, list[Command]]:
     The service drops pending invitations and media operations and ends the recording with the call."""
     state = _state(call)
     changes: dict[str, Any] = {"phase": DONE}
-    if phase not in (TRANSFERRING, HANGING_UP, FALLBACK, WAITING) and not state.get("outcome") \
-            and not state.get("winner"):
+    # Ended while a step waited on the caller (not after an answer, nor by the app's own transfer or hang-up).
+    if phase not in (TRANSFERRING, HANGING_UP, FALLBACK, WAITING) and not state.get("winner") \
+            and state.get("outcome") != "caller left":
         changes["outcome"] = "caller hung up"
     call = _with_state(call, **changes)
     if changes.get("outcome"):
@@ -304,9 +311,19 @@ def _active_recording(call: Any) -> str | None:
     return None
 
 
+def _call_is_over(op: Operation) -> bool:
+    """Whether ACS refused a request because the call is over (the request's answer, not a result event)."""
+    result = op.result or {}
+    return "acsCode" in result and (result.get("code") == 404 or result.get("subCode") in ENDED_CALL_SUBCODES)
+
+
 def _failed(call: Any, op: Operation, n: int, now: datetime) -> tuple[Any, list[Command]]:
     """A step's request failed (a file that cannot play, a refused request): record why, hang up."""
     state = _state(call)
+    if _call_is_over(op):
+        # ACS refused the request because the call is over: it ended under the request, and its
+        # CallDisconnected ends the flow (hanging up would be refused the same way).
+        return call, []
     call = _with_state(call, outcome="failed", phase=HANGING_UP,
                        error={"step": state.get("at"), "action": op.action, "result": op.result})
     call = _note(call, n=n, at=state.get("at"), kind="failed", action=op.action,

@@ -126,11 +126,13 @@ def close_by_event(operations: tuple[Operation, ...], event_name: str, context: 
             continue
         if op.final:
             continue
-        if event_name == "RecordingStateChanged" and op.action == START_RECORDING \
-                and op.recording_id is not None and op.recording_id == detail.get("recordingId"):
-            # Recording events carry no operation context: the recording id names the request.
+        if event_name == "RecordingStateChanged" and op.action == START_RECORDING and detail.get("recordingId") \
+                and op.recording_id in (None, detail.get("recordingId")):
+            # Recording events carry no operation context: the recording id names the request (and one that
+            # arrives before the request's answer names the call's one recording request still waiting).
             if detail.get("recordingState") == "active":
-                changed[i] = replace(op, status=SUCCEEDED, result=result, updated_at=now)
+                changed[i] = replace(op, status=SUCCEEDED, result=result, updated_at=now,
+                                     recording_id=detail["recordingId"])
             continue
         if closing and op.context == context and op.action in closing[0]:
             changed[i] = replace(op, status=closing[1], result=result, updated_at=now)

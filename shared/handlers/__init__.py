@@ -5,6 +5,7 @@ and saves.
 - `callbacks`: Call Automation callbacks (events applied to a call, follow-ups driven).
 - `control`: the call control API (create, connect, transfer, participants, hang up).
 - `queries`: the state API (one call, the listing).
+- `voicemails`: recording files ready (Event Grid) and the voicemail list.
 - `rules`: the operators' view of the routing rules (simulate a call).
 - `stats`: the daily figures, counted as calls are written.
 - `core`: what they share (optimistic writes, recording a new call, sending follow-ups).
@@ -18,9 +19,10 @@ from shared.handlers.incoming import on_incoming_call
 from shared.handlers.queries import get_call, list_calls
 from shared.handlers.rules import simulate_rules
 from shared.handlers.stats import get_stats
+from shared.handlers.voicemails import list_voicemails, on_recording_file_status
 
 __all__ = [
     "CallbackOutcome", "add_participant", "authenticate_callback", "cancel_invitation", "connect_call",
-    "create_call", "get_call", "get_stats", "hang_up", "list_calls", "on_callback", "on_incoming_call", "remove_participant",
-    "simulate_rules", "transfer",
+    "create_call", "get_call", "get_stats", "hang_up", "list_calls", "list_voicemails", "on_callback",
+    "on_incoming_call", "on_recording_file_status", "remove_participant", "simulate_rules", "transfer",
 ]

@@ -167,11 +167,18 @@ def given_up(message: str) -> Callable[[Operation, datetime], Operation]:
     return change
 
 
-def accepted(invitation_id: str | None = None) -> Callable[[Operation, datetime], Operation]:
+def accepted(invitation_id: str | None = None, recording_id: str | None = None
+             ) -> Callable[[Operation, datetime], Operation]:
     def change(op: Operation, now: datetime) -> Operation:
         return replace(op, accepted_at=op.accepted_at or now, invitation_id=invitation_id or op.invitation_id,
-                       updated_at=now)
+                       recording_id=recording_id or op.recording_id, updated_at=now)
     return change
+
+
+def done_by_response(op: Operation, now: datetime) -> Operation:
+    """Requests whose answer is their outcome (hold, unhold, stop recording: 200/204, no result event)."""
+    op = accepted()(op, now)
+    return op if op.final else replace(op, status=ops.SUCCEEDED, updated_at=now)
 
 
 def repeat_for(call: Call, context: str) -> Repeatability:
@@ -179,46 +186,104 @@ def repeat_for(call: Call, context: str) -> Repeatability:
     return Repeatability.for_key(f"{call.id}:{context}", op.created_at if op else call.updated_at)
 
 
+# Independent requests that go out together (a simultaneous ring's invitations, the cancels after a winner).
+_CONCURRENT = (plans.AddParticipant, plans.CancelAddParticipant)
+Change = Callable[[Operation, datetime], Operation]
+
+
 async def run(services: Services, call: Call, commands: list[plans.Command]) -> None:
-    """Send a plan's follow-ups; each outcome is recorded and may lead to the next step."""
-    for command in commands:
-        repeat = repeat_for(call, command.context)
-        connection_id = call.call_connection_id
-        target = parse_target(command.target, "target") if isinstance(command, (plans.AddParticipant, plans.Transfer)) \
-            else None
-        caller_id = None
-        if target is not None and target.kind == PHONE:
-            caller_id = getattr(command, "caller_id", None) or fallback_caller_id(call, services.settings.acs.caller_id)
-            if caller_id is None:
-                log.warning("follow-up %s of call %s not sent: a phone number needs a caller id (set callerId in the "
-                            "rule or ACS_CALLER_ID)", type(command).__name__, connection_id)
-                await settle(services, call.id, command.context, given_up(
-                    "no caller id for a phone number: set callerId in the rule or ACS_CALLER_ID"))
-                continue
-        try:
-            invitation_id = None
-            if isinstance(command, plans.AddParticipant):
-                invitation_id = await services.control.add_participant(
-                    connection_id, target, caller_id, None, command.timeout_seconds, None, None, command.context,
-                    repeat)
-            elif isinstance(command, plans.CancelAddParticipant):
-                await services.control.cancel_add_participant(connection_id, command.invitation_id, command.context,
-                                                              repeat)
-            elif isinstance(command, plans.Transfer):
-                await services.control.transfer(connection_id, target, None, None, None, command.context, repeat,
-                                                caller_id=caller_id)
-            elif isinstance(command, plans.HangUp):
-                await services.control.hang_up(connection_id, command.for_everyone, repeat)
-        except AcsError as exc:
-            if exc.in_progress:
-                # The first send of this step (same repeatability id) is still being carried out: it stands.
-                log.info("follow-up %s of call %s is still in progress at ACS; left pending", type(command).__name__,
-                         connection_id)
-                continue
-            log.warning("follow-up %s of call %s failed: status=%s code=%s", type(command).__name__,
-                        connection_id, exc.status, exc.code)
-            await settle(services, call.id, command.context, failed(exc))
-            continue
-        await settle(services, call.id, command.context, accepted(invitation_id))
+    """Send a plan's follow-ups; each outcome is recorded and may lead to the next step.
+
+    Commands go in order, except that consecutive invitations (and cancels) are sent at once, concurrently, and
+    their outcomes recorded in one write: a simultaneous ring rings everyone at the same moment."""
+    i = 0
+    while i < len(commands):
+        j = i + 1
+        if isinstance(commands[i], _CONCURRENT):
+            while j < len(commands) and isinstance(commands[j], _CONCURRENT):
+                j += 1
+        batch, i = commands[i:j], j
+        outcomes = await asyncio.gather(*(_send(services, call, command) for command in batch))
+        await settle_all(services, call.id, [(command.context, change) for command, change in zip(batch, outcomes)])
 
 
+async def settle_all(services: Services, call_id: str, changes: list[tuple[str, Change]]) -> Call:
+    """Record what ACS answered for several operations in one write, then carry the plan on."""
+
+    def mutate(call: Call, now: datetime) -> Call:
+        operations = call.operations
+        for context, change in changes:
+            op = ops.find(operations, context)
+            if op is not None:
+                operations = ops.upsert(operations, change(op, now))
+        return replace(call, operations=operations)
+
+    call, commands = await update(services, call_id, mutate)
+    await run(services, call, commands)
+    return call
+
+
+async def _send(services: Services, call: Call, command: plans.Command) -> Change:
+    """One follow-up to ACS; what its answer says about the operation."""
+    repeat = repeat_for(call, command.context)
+    connection_id = call.call_connection_id
+    control = services.control
+    target = parse_target(command.target, "target") if isinstance(command, (plans.AddParticipant, plans.Transfer)) \
+        else None
+    caller_id = None
+    if target is not None and target.kind == PHONE:
+        caller_id = getattr(command, "caller_id", None) or fallback_caller_id(call, services.settings.acs.caller_id)
+        if caller_id is None:
+            log.warning("follow-up %s of call %s not sent: a phone number needs a caller id (set callerId in the "
+                        "rule or ACS_CALLER_ID)", type(command).__name__, connection_id)
+            return given_up("no caller id for a phone number: set callerId in the rule or ACS_CALLER_ID")
+    try:
+        if isinstance(command, plans.AddParticipant):
+            invitation_id = await control.add_participant(
+                connection_id, target, caller_id, None, command.timeout_seconds, None, None, command.context, repeat)
+            return accepted(invitation_id)
+        if isinstance(command, plans.CancelAddParticipant):
+            await control.cancel_add_participant(connection_id, command.invitation_id, command.context, repeat)
+        elif isinstance(command, plans.Transfer):
+            await control.transfer(connection_id, target, None, None, None, command.context, repeat,
+                                   caller_id=caller_id)
+        elif isinstance(command, plans.HangUp):
+            await control.hang_up(connection_id, command.for_everyone, repeat)
+        elif isinstance(command, plans.Play):
+            await control.play(connection_id, command.url, command.context)
+        elif isinstance(command, plans.Recognize):
+            await control.recognize(connection_id, parse_target(command.target, "caller"), tuple(command.prompts),
+                                    command.timeout_seconds, command.context)
+        elif isinstance(command, plans.Hold):
+            await control.hold(connection_id, parse_target(command.target, "caller"), command.music, command.context)
+            return done_by_response
+        elif isinstance(command, plans.Unhold):
+            await control.unhold(connection_id, parse_target(command.target, "caller"), command.context)
+            return done_by_response
+        elif isinstance(command, plans.StartRecording):
+            container = services.settings.recordings_container_url
+            if container is None:
+                raise AcsError("StartRecording not sent: setting RECORDINGS_CONTAINER_URL is not set", status=None)
+            if services.voicemails is not None and call.server_call_id:
+                # RecordingFileStatusUpdated names only the server call id: keep the way back to this call.
+                await services.voicemails.link(call.server_call_id, call.id)
+            recording_id = await control.start_recording(connection_id, container, url(services, call.call_key),
+                                                         repeat)
+            return accepted(recording_id=recording_id)
+        elif isinstance(command, plans.StopRecording):
+            await control.stop_recording(command.recording_id)
+            return done_by_response
+    except AcsError as exc:
+        if exc.in_progress:
+            # The first send of this step (same repeatability id) is still being carried out: it stands.
+            log.info("follow-up %s of call %s is still in progress at ACS; left pending", type(command).__name__,
+                     connection_id)
+            return _unchanged
+        log.warning("follow-up %s of call %s failed: status=%s code=%s", type(command).__name__,
+                    connection_id, exc.status, exc.code)
+        return failed(exc)
+    return accepted()
+
+
+def _unchanged(op: Operation, now: datetime) -> Operation:
+    return op

@@ -27,7 +27,7 @@ async def on_incoming_call(services: Services, incoming: IncomingCall) -> Call |
     now = services.clock()
     # Decided at the event's time, not at delivery: every redelivery of one event makes the same decision and so
     # repeats a byte-identical request (ACS answers a repeat whose body differs with 400).
-    decision = services.rules.decide(incoming, incoming.event_time)
+    decision = services.rules.decide(incoming, services.routing_time(incoming.event_time))
     telemetry.annotate(correlation_id=incoming.correlation_id, rule=decision.rule, action=decision.action)
     call_key = inbound_call_key(incoming.event_id)
     # Derived from the event id: a redelivered or racing copy of this event repeats the very same ACS request,

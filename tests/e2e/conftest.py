@@ -154,6 +154,8 @@ async def stack(azurite: Azurite) -> AsyncIterator[Stack]:
         "CALLBACK_SECRET": secret,
         "TABLES_CONNECTION_STRING": azurite.connection_string,
         "ROUTING_RULES": json.dumps(E2E_RULES),
+        # As in local.settings.sample.json: voicemail steps (rules.example.json has one) need it.
+        "RECORDINGS_CONTAINER_URL": "http://127.0.0.1:10000/devstoreaccount1/recordings",
     }
     saved = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)

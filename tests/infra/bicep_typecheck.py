@@ -10,7 +10,8 @@ The definitions are the `types.json` files that Azure/bicep-types-az generates f
   properties of the objects it writes, discriminated objects (`endpointType`, `operatorType`, `name` of
   sites/config);
 - an `existing` resource only names itself (`name`, `parent`, `scope`);
-- every `symbol.properties.x.y` the file reads from a resource exists in that resource's type.
+- every `symbol.properties.x.y` the file reads from a resource exists in that resource's type;
+- every value passed to a module parameter fits that parameter's declared type and `@allowed` list.
 
 Expressions are followed as far as they can be without deploying: a parameter reference has its declared
 type and its `@allowed` values; a variable its value; both branches of `c ? a : b` are checked; functions and
@@ -144,7 +145,41 @@ class Checker:
             self.resources_checked.append(f"{rel}:{symbol}")
             self._check_resource(ctx, symbol, resource)
         self._check_property_reads(ctx)
+        self._check_module_params(ctx, path)
         return ctx.problems
+
+    def _check_module_params(self, ctx: FileContext, path: Path) -> None:
+        """Each value a module is given fits the declared type (and `@allowed` list) of that parameter."""
+        for symbol, module in ctx.json.get("modules", {}).items():
+            target = path.parent / module["detail"]["path"]
+            if not target.is_file():
+                continue  # test_bicep_files reports a missing module
+            declared = self.parser.parse(file_path=target).get("parameters", {})
+            given = _unwrap(module["config"]).get("params", {})
+            for name, expr in given.items():
+                if name not in declared:
+                    continue  # test_bicep_files reports an undeclared parameter
+                want = PARAM_KINDS.get(str(declared[name].get("type")), "any")
+                allowed = next((d.get("argument") for d in declared[name].get("decorators", [])
+                                if d["type"] == "allowed"), None)
+                for value in self._leaves(ctx, self._value(ctx, expr)):
+                    where = f"params.{name}"
+                    if want != "any" and value.kind not in ("any", want):
+                        message = f"expected {_a(want)} ({module['detail']['path']}), got {_a(value.kind)}"
+                    elif isinstance(allowed, list) and value.literals is not None \
+                            and any(v not in allowed for v in value.literals):
+                        bad = next(v for v in value.literals if v not in allowed)
+                        message = f"{_show(bad)} is not allowed by {module['detail']['path']}: {allowed}"
+                    else:
+                        continue
+                    ctx.problems.append(Problem(ctx.rel, symbol, f"module {module['detail']['path']}", where, message))
+
+    def _leaves(self, ctx: FileContext, value: Value) -> Iterator[Value]:
+        if value.kind == "branches":
+            for expr in value.node:
+                yield from self._leaves(ctx, self._value(ctx, expr))
+        else:
+            yield value
 
     def check_paths(self, paths: Iterable[Path]) -> list[Problem]:
         problems: list[Problem] = []
@@ -283,13 +318,13 @@ class Checker:
             if value.literals is not None:
                 errors.append((path, f"{_show(value.literals[0])} is not one of {', '.join(options)}"))
             elif all(where == path for failure in failures for where, _ in failure):
-                errors.append((path, f"a {value.kind} cannot be {' | '.join(options)}"))
+                errors.append((path, f"{_a(value.kind)} cannot be {' | '.join(options)}"))
             else:
                 errors.extend(best)
             return
         if tag == "StringLiteralType":
             if value.kind != "string":
-                errors.append((path, f"expected the string '{type_['value']}', got a {value.kind}"))
+                errors.append((path, f"expected the string '{type_['value']}', got {_a(value.kind)}"))
             elif value.literals is not None:
                 for literal in value.literals:
                     if literal != type_["value"]:
@@ -297,14 +332,14 @@ class Checker:
             return
         if tag == "StringType":
             if value.kind != "string":
-                errors.append((path, f"expected a string, got a {value.kind}"))
+                errors.append((path, f"expected a string, got {_a(value.kind)}"))
                 return
             for literal in value.literals or ():
                 self._check_string_bounds(type_, literal, path, errors)
             return
         if tag == "IntegerType":
             if value.kind != "int":
-                errors.append((path, f"expected an integer, got a {value.kind}"))
+                errors.append((path, f"expected an integer, got {_a(value.kind)}"))
                 return
             for literal in value.literals or ():
                 if "minValue" in type_ and literal < type_["minValue"]:
@@ -314,22 +349,22 @@ class Checker:
             return
         if tag == "BooleanType":
             if value.kind != "bool":
-                errors.append((path, f"expected a bool, got a {value.kind}"))
+                errors.append((path, f"expected a bool, got {_a(value.kind)}"))
             return
         if tag == "NullType":
             if value.kind != "null":
-                errors.append((path, f"expected null, got a {value.kind}"))
+                errors.append((path, f"expected null, got {_a(value.kind)}"))
             return
         if tag == "ArrayType":
             if value.kind != "array":
-                errors.append((path, f"expected an array, got a {value.kind}"))
+                errors.append((path, f"expected an array, got {_a(value.kind)}"))
                 return
             for index, item in enumerate(value.node or ()):
                 self._check_value(ctx, self._value(ctx, item), file_name, type_["itemType"], f"{path}[{index}]", errors)
             return
         if tag in ("ObjectType", "DiscriminatedObjectType"):
             if value.kind != "object":
-                errors.append((path, f"expected an object, got a {value.kind}"))
+                errors.append((path, f"expected an object, got {_a(value.kind)}"))
                 return
             if value.node is not None:
                 self._check_object(ctx, value.node, file_name, type_, path, errors, top=top, existing=existing)
@@ -463,6 +498,10 @@ def _unwrap(config: Any) -> Any:
     while isinstance(config, dict) and "config" in config and ("condition" in config or "loop_type" in config):
         config = config["config"]
     return config
+
+
+def _a(kind: str) -> str:
+    return {"int": "an integer", "object": "an object", "array": "an array", "null": "null"}.get(kind, f"a {kind}")
 
 
 def _join(path: str, key: str) -> str:

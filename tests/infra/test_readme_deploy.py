@@ -53,10 +53,10 @@ def test_what_azd_up_does_lists_its_hooks():
     azure_yaml = (ROOT / "azure.yaml").read_text()
     section = deploy_section()
     steps = section[section.index("What `azd up` does"):section.index("#### Why two provisions")]
-    for hook in ("prepackage", "preprovision", "postdeploy"):
+    for hook in ("prepackage", "preprovision", "predeploy", "postdeploy"):
         assert re.search(rf"^\s+{hook}:\s*$", azure_yaml, re.M), f"azure.yaml has no {hook} hook"
         assert f"**{hook} hook**" in steps, f"'What azd up does' does not list the {hook} hook"
-    order = [steps.index(f"**{hook} hook**") for hook in ("prepackage", "preprovision", "postdeploy")]
+    order = [steps.index(f"**{hook} hook**") for hook in ("prepackage", "preprovision", "predeploy", "postdeploy")]
     assert order == sorted(order), "azd up packages, then provisions, then deploys"
 
 

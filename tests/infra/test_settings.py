@@ -14,9 +14,6 @@ PLATFORM_SETTINGS = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
     "AZURE_CLIENT_ID",
 }
-# Settings infra/ sets for app code being written in parallel (issue 13, voicemail: the flows work declares
-# it in shared/config.py); each must also be set by a test below.
-AHEAD_OF_THE_APP = {"RECORDINGS_CONTAINER_URL"}
 NEVER_IN_AZURE = {"ACS_ACCESS_KEY", "ACS_CONNECTION_STRING", "TABLES_CONNECTION_STRING", "AzureWebJobsStorage"}
 
 
@@ -28,7 +25,7 @@ def test_every_setting_the_app_deploys_is_set(infra, app_settings_contract):
 
 
 def test_every_setting_is_known_to_the_app_or_the_platform(infra, app_settings_contract):
-    known = {s.name for s in app_settings_contract} | PLATFORM_SETTINGS | AHEAD_OF_THE_APP
+    known = {s.name for s in app_settings_contract} | PLATFORM_SETTINGS
     unknown = set(infra.app_settings()) - known
     assert not unknown, f"infra sets {sorted(unknown)}, which neither shared/config.py nor the host reads"
 

@@ -204,3 +204,31 @@ def test_unsent_steps_are_sent_again_as_they_were_asked():
     call, [ask] = p.advance(a_call(), NOW)
     assert p.unsent(call) == [ask]
     assert p.unsent(accept(call, ask)) == []
+
+
+def test_a_recording_event_that_beats_the_requests_answer_is_not_lost():
+    rules = {"flows": {"vm": {"voicemail": {"prompt": "https://m.example.com/g.wav", "maxSeconds": 60}}},
+             "rules": [{"name": "vm", "action": "answer", "then": {"flow": "vm"}}], "default": {"action": "reject"}}
+    call, [greeting] = p.advance(a_call("vm", rules), NOW)
+    call, [record] = feed(call, event(ev.PlayCompleted, greeting.context))
+    call, [timer] = feed(call, event(ev.RecordingStateChanged, recording_id="rec-9", recording_state="active"))
+    op = ops.find(call.operations, record.context)
+    assert op.status == ops.SUCCEEDED and op.recording_id == "rec-9" and timer.timeout_seconds == 60
+
+
+def test_the_caller_hanging_up_after_an_unanswered_ring_is_recorded_as_such():
+    call, [ask] = p.advance(a_call(), NOW)
+    call, invites = press(call, ask, "1")
+    call, [greeting] = feed(call, *(event(ev.AddParticipantFailed, i.context, code=408) for i in invites))
+    assert call.plan_state["outcome"] == "unanswered"
+    ended, _ = feed(call, event(ev.CallDisconnected))
+    assert ended.plan_state["outcome"] == "caller hung up" and ended.plan_state["path"][-1]["kind"] == "ended"
+
+
+def test_invitations_refused_because_the_call_is_over_do_not_roll_the_queue_on():
+    call, [hold, first] = to_queue()
+    over = {"code": 400, "subCode": 8501, "message": "not established", "acsCode": "8501"}
+    op = ops.find(call.operations, first.context)
+    call = replace(call, operations=ops.upsert(call.operations, replace(op, status=ops.FAILED, result=over)))
+    after, commands = p.advance(call, NOW)
+    assert commands == [] and after.plan_state["round"] == 0

@@ -1,0 +1,113 @@
+"""Voicemails in Table Storage (table `voicemails`): the voicemail list, newest first, and the link from a
+recording's server call id to its call (RecordingFileStatusUpdated names only the server call id).
+
+Rows: PartitionKey `list`, RowKey the inverted start time plus the call id (newest first; a redelivered event
+writes the same row); PartitionKey `server-{digest of the server call id}`, RowKey `call`: the call's id.
+Listing N voicemails is one query of one partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import datetime
+from typing import Any, Protocol
+
+from azure.core.exceptions import (
+    HttpResponseError, ResourceExistsError, ResourceNotFoundError, ServiceRequestError, ServiceResponseError,
+)
+from azure.data.tables import UpdateMode
+from azure.data.tables.aio import TableClient
+
+from shared.errors import StoreUnavailable
+
+TABLE_NAME = "voicemails"
+LIST_PARTITION = "list"
+_FIELDS = ("callId", "from", "to", "recordingId", "contentLocation", "metadataLocation", "durationMs",
+           "recordingStartTime", "recordedAt")
+_EPOCH_MS_LIMIT = 10 ** 14
+
+
+class VoicemailStore(Protocol):
+    async def link(self, server_call_id: str, call_id: str) -> None: ...
+
+    async def call_for(self, server_call_id: str) -> str | None: ...
+
+    async def add(self, entry: dict[str, Any], started: datetime) -> None: ...
+
+    async def newest(self, limit: int) -> list[dict[str, Any]]: ...
+
+
+def _link_key(server_call_id: str) -> str:
+    return "server-" + hashlib.sha256(server_call_id.encode()).hexdigest()[:40]
+
+
+def list_row_key(started: datetime, call_id: str) -> str:
+    inverted = _EPOCH_MS_LIMIT - int(started.timestamp() * 1000)
+    return f"{inverted:014d}-{hashlib.sha256(call_id.encode()).hexdigest()[:16]}"
+
+
+class TableVoicemailStore:
+    def __init__(self, table: TableClient) -> None:
+        self._table = table
+        self._ready = False
+        self._lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        await self._table.close()
+
+    async def _ensure(self) -> None:
+        async with self._lock:
+            if not self._ready:
+                try:
+                    await self._table.create_table()
+                except ResourceExistsError:
+                    pass
+                self._ready = True
+
+    async def _call(self, op):
+        try:
+            try:
+                return await op()
+            except ResourceNotFoundError as exc:
+                if "TableNotFound" not in str(exc) and getattr(exc, "error_code", None) != "TableNotFound":
+                    raise
+                await self._ensure()
+                return await op()
+        except ResourceNotFoundError:
+            raise
+        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
+            raise StoreUnavailable(f"Table Storage is unavailable: {type(exc).__name__}") from exc
+
+    async def link(self, server_call_id: str, call_id: str) -> None:
+        entity = {"PartitionKey": _link_key(server_call_id), "RowKey": "call", "callId": call_id}
+        await self._call(lambda: self._table.upsert_entity(entity, mode=UpdateMode.REPLACE))
+
+    async def call_for(self, server_call_id: str) -> str | None:
+        try:
+            entity = await self._call(lambda: self._table.get_entity(_link_key(server_call_id), "call"))
+        except ResourceNotFoundError:
+            return None
+        return entity.get("callId")
+
+    async def add(self, entry: dict[str, Any], started: datetime) -> None:
+        entity = {"PartitionKey": LIST_PARTITION, "RowKey": list_row_key(started, entry["callId"]),
+                  **{k: v for k, v in entry.items() if v is not None}}
+        await self._call(lambda: self._table.upsert_entity(entity, mode=UpdateMode.REPLACE))
+
+    async def newest(self, limit: int) -> list[dict[str, Any]]:
+        async def query() -> list[dict[str, Any]]:
+            pager = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": LIST_PARTITION},
+                                               results_per_page=limit)
+            rows = []
+            async for page in pager.by_page():
+                async for entity in page:
+                    rows.append(entity)
+                break  # one page: RowKeys sort newest first
+            return rows
+
+        try:
+            rows = await self._call(query)
+        except ResourceNotFoundError:
+            return []
+        return [{k: row.get(k) for k in _FIELDS} for row in rows[:limit]]
