@@ -66,12 +66,13 @@ async def get_call(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="calls", methods=["GET"])
 async def list_calls(req: func.HttpRequest) -> func.HttpResponse:
-    """Calls, newest first, with optional state and direction filters."""
+    """Calls, newest first, a page at a time (`next` is the cursor of the next page), with optional filters."""
 
     async def work(services):
         limit = query_int(req, "limit", default=50, low=1, high=500)
         state, direction = query_choice(req, "state", STATES), query_choice(req, "direction", DIRECTIONS)
-        return json_response({"calls": await handlers.list_calls(services, limit, state, direction)})
+        cursor = req.params.get("cursor") or None
+        return json_response(await handlers.list_calls(services, limit, state, direction, cursor))
 
     return await respond(work)
 

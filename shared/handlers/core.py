@@ -46,19 +46,23 @@ async def record_new(services: Services, declared: Call) -> Call:
     except CallExists:
         pass
     for attempt in range(MAX_WRITE_ATTEMPTS):
-        found = await services.store.load_with_events(declared.id)
-        if found is None:
+        async with services.store.writer(declared.id):
+            found = await services.store.load_with_events(declared.id, declared.call_key)
+            if found is None:
+                try:
+                    await services.store.insert(declared)
+                    return declared
+                except CallExists:
+                    continue
+            loaded, events = found.loaded, found.events
+            now = services.clock()
+            merged, commands = plans.advance(merge_declared(loaded.call, declared, events, now), now)
             try:
-                await services.store.insert(declared)
-                return declared
-            except CallExists:
-                continue
-        loaded, events = found
-        now = services.clock()
-        merged, commands = plans.advance(merge_declared(loaded.call, declared, events, now), now)
-        try:
-            await services.store.save(merged, loaded.etag, [])
-        except ConcurrencyConflict:
+                await services.store.save(merged, loaded, [])
+                saved = True
+            except ConcurrencyConflict:
+                saved = False
+        if not saved:
             await backoff(attempt)
             continue
         await run(services, merged, commands)
@@ -72,16 +76,18 @@ async def update(services: Services, call_id: str, mutate: Callable[[Call, datet
                   ) -> tuple[Call, list[plans.Command]]:
     """Change one call under optimistic concurrency; the plan's follow-ups are recorded in the same write."""
     for attempt in range(MAX_WRITE_ATTEMPTS):
-        loaded = await services.store.load(call_id)
-        if loaded is None:
-            raise NotFound(f"no call with id {call_id!r}")
-        now = services.clock()
-        call, commands = plans.advance(mutate(loaded.call, now), now)
-        try:
-            await services.store.save(call, loaded.etag, [])
-            return call, commands
-        except ConcurrencyConflict:
-            await backoff(attempt)
+        async with services.store.writer(call_id):
+            loaded = await services.store.load(call_id)
+            if loaded is None:
+                raise NotFound(f"no call with id {call_id!r}")
+            now = services.clock()
+            call, commands = plans.advance(mutate(loaded.call, now), now)
+            try:
+                await services.store.save(call, loaded, [])
+                return call, commands
+            except ConcurrencyConflict:
+                pass
+        await backoff(attempt)
     raise StoreUnavailable(f"call {call_id} kept changing under {MAX_WRITE_ATTEMPTS} write attempts")
 
 

@@ -24,7 +24,7 @@ async def on_incoming_call(services: Services, incoming: IncomingCall) -> Call:
     """Decide by the rules, carry the decision out through ACS, and record it."""
     now = services.clock()
     decision = services.rules.decide(incoming, now)
-    call_key = inbound_call_key(incoming.event_id)
+    call_key = inbound_call_key(incoming.event_id, incoming.event_time)
     # Derived from the event id: a redelivered or racing copy of this event repeats the very same ACS request,
     # which ACS answers once.
     repeat = Repeatability.for_key(call_key, incoming.event_time)
