@@ -54,6 +54,14 @@ async def callbacks(req: func.HttpRequest) -> func.HttpResponse:
     return await respond(work)
 
 
+@app.timer_trigger(schedule="0 */10 * * * *", arg_name="timer", run_on_startup=False, use_monitor=True)
+async def retention(timer: func.TimerRequest) -> None:
+    """Delete calls older than CALL_RETENTION_DAYS (every row of them), a bounded batch per run."""
+    outcome = await handlers.purge_expired(await get_services())
+    if timer.past_due:
+        log.info("retention ran late (past due); deleted %d calls", outcome.calls)
+
+
 @app.route(route="calls/{callId}", methods=["GET"])
 async def get_call(req: func.HttpRequest) -> func.HttpResponse:
     """One call: its state, participants, decision and event log."""

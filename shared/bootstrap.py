@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -49,6 +49,15 @@ class Services:
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def clock_for(settings: Settings) -> Callable[[], datetime]:
+    """The app's clock: UTC now, moved by CLOCK_OFFSET_SECONDS when that is set."""
+    if not settings.clock_offset_seconds:
+        return utc_now
+    offset = timedelta(seconds=settings.clock_offset_seconds)
+    log.warning("the app's clock is moved by CLOCK_OFFSET_SECONDS=%d", settings.clock_offset_seconds)
+    return lambda: datetime.now(timezone.utc) + offset
 
 
 def read_rules(settings: Settings) -> Ruleset:
@@ -118,7 +127,8 @@ def build_services(settings: Settings | None = None) -> Services:
         log.warning("callback JWT verification is OFF (ACS_CALLBACK_VERIFY_JWT=false): callbacks are checked by "
                     "their per-call token only; never run this way in production")
     return Services(settings=settings, rules=rules, store=TableCallStore(_table_client(settings)),
-                    control=AcsCallControl(_acs_client(settings)), clock=utc_now, callback_verifier=verifier)
+                    control=AcsCallControl(_acs_client(settings)), clock=clock_for(settings),
+                    callback_verifier=verifier)
 
 
 class LazyCallbackVerifier:

@@ -40,6 +40,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ROUTING_RULES", "routing rules, inline JSON", "", deployed=True),
     Setting("ROUTING_RULES_FILE", "path of a routing rules JSON file, used when ROUTING_RULES is unset", "rules.example.json"),
     Setting("STALE_CALL_SECONDS", "a live call silent this long is checked against ACS when it is read", "600"),
+    Setting("CALL_RETENTION_DAYS", "calls are deleted (every row) this many days after they began: 1-3650", "90"),
+    Setting("CLOCK_OFFSET_SECONDS", "seconds added to the app's clock (default 0): for rehearsing time-dependent "
+                                    "behaviour such as retention on a test deployment", "0"),
 )
 
 SETTING_NAMES: tuple[str, ...] = tuple(s.name for s in SETTINGS)
@@ -77,6 +80,8 @@ class Settings:
     rules_json: str | None = field(repr=False)
     rules_file: str | None
     stale_call_seconds: int = 600
+    retention_days: int = 90
+    clock_offset_seconds: int = 0
 
 
 def _get(env: Mapping[str, str], name: str) -> str:
@@ -192,7 +197,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if rules_json is None and rules_file is None:
         raise ConfigError("settings ROUTING_RULES and ROUTING_RULES_FILE are both missing: set one of them")
     return Settings(acs=_acs(env), callback=_callback(env), tables=_tables(env), rules_json=rules_json,
-                    rules_file=rules_file, stale_call_seconds=_seconds(env, "STALE_CALL_SECONDS"))
+                    rules_file=rules_file, stale_call_seconds=_seconds(env, "STALE_CALL_SECONDS"),
+                    retention_days=_whole(env, "CALL_RETENTION_DAYS", 1, 3650, "days"),
+                    clock_offset_seconds=_whole(env, "CLOCK_OFFSET_SECONDS", -10**9, 10**9, "seconds"))
+
+
+def _whole(env: Mapping[str, str], name: str, low: int, high: int, unit: str) -> int:
+    raw = _get(env, name) or _default(name)
+    digits = raw[1:] if raw[:1] in "+-" else raw
+    if not digits.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"setting {name} must be a whole number of {unit} from {low} to {high}, got {raw[:20]!r}")
+    return int(raw)
 
 
 def _seconds(env: Mapping[str, str], name: str) -> int:
