@@ -51,15 +51,6 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def clock_for(settings: Settings) -> Callable[[], datetime]:
-    """The app's clock: UTC now, moved by CLOCK_OFFSET_SECONDS when that is set."""
-    if not settings.clock_offset_seconds:
-        return utc_now
-    offset = timedelta(seconds=settings.clock_offset_seconds)
-    log.warning("the app's clock is moved by CLOCK_OFFSET_SECONDS=%d", settings.clock_offset_seconds)
-    return lambda: datetime.now(timezone.utc) + offset
-
-
 def read_rules(settings: Settings) -> Ruleset:
     """Load the ruleset from ROUTING_RULES or ROUTING_RULES_FILE (relative paths from the project root)."""
     if settings.rules_json:
@@ -75,7 +66,7 @@ def read_rules(settings: Settings) -> Ruleset:
                               f"{exc.strerror}") from None
         source = f"ROUTING_RULES_FILE {path.name}"
     try:
-        return load_rules(text, source)
+        return load_rules(text, source, recordings_configured=bool(settings.recordings_container_url))
     except RulesError as exc:
         # A bad ruleset is a settings problem: refused whole at load, before any call is decided by it.
         raise ConfigError(str(exc)) from exc
@@ -126,9 +117,15 @@ def build_services(settings: Settings | None = None) -> Services:
     else:
         log.warning("callback JWT verification is OFF (ACS_CALLBACK_VERIFY_JWT=false): callbacks are checked by "
                     "their per-call token only; never run this way in production")
+    clock = utc_now
+    if settings.clock_offset_seconds:
+        offset = timedelta(seconds=settings.clock_offset_seconds)
+        log.warning("the app's clock is shifted by %d s (CLOCK_OFFSET_SECONDS)", settings.clock_offset_seconds)
+
+        def clock() -> datetime:
+            return utc_now() + offset
     return Services(settings=settings, rules=rules, store=TableCallStore(_table_client(settings)),
-                    control=AcsCallControl(_acs_client(settings)), clock=clock_for(settings),
-                    callback_verifier=verifier)
+                    control=AcsCallControl(_acs_client(settings)), clock=clock, callback_verifier=verifier)
 
 
 class LazyCallbackVerifier:
