@@ -55,10 +55,11 @@ PARTICIPANTS_BUDGET = 200_000   # one participant list (the latest ParticipantsU
 SEEN_KEPT = 2_000               # repeats are recognised among a call's last 2,000 events
 _DIGEST = 12                    # base64 characters of an event id's digest (72 bits)
 
-# What the listing reads of each main row (the API's summary of a call).
+# What the listing reads of each main row (the API's summary of a call). The recent operations (at most
+# OPS_INLINE_COUNT, within OPS_INLINE_BUDGET: one property, never split) come with it.
 SUMMARY_COLUMNS = ["PartitionKey", "id", "callKey", "direction", "state", "callConnectionId", "serverCallId",
                    "correlationId", "from", "to", "callerDisplayName", "decision", "lastResult", "error", "startedAt",
-                   "updatedAt", "endedAt", "eventCount"]
+                   "updatedAt", "endedAt", "eventCount", "operations", "opsPages"]
 
 
 def partition_for(call_key: str) -> str:

@@ -21,15 +21,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
-from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError, ServiceRequestError,
     ServiceResponseError,
 )
-from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables import TableTransactionError
 from azure.data.tables.aio import TableClient
 
 from shared.adapters import call_rows as rows
+from shared.adapters import table_batch
+from shared.adapters.table_batch import TransactionFailed
 from shared.adapters.row_cache import CallLocks, RowCache
 from shared.domain.call import Call, EventRecord
 from shared.domain.operations import Operation
@@ -86,6 +87,8 @@ class Found:
 class Page:
     calls: list[Call]
     next: str | None
+    # Per call: False when older operations were moved out of its main row (the listing shows the recent ones).
+    operations_complete: list[bool] = field(default_factory=list)
 
 
 class CallStore(Protocol):
@@ -145,8 +148,10 @@ def _unavailable(exc: Exception) -> bool:
     return isinstance(exc, HttpResponseError) and (exc.status_code or 0) in (401, 403, 408, 429, 500, 502, 503, 504)
 
 
-def _table_missing(exc: HttpResponseError) -> bool:
+def _table_missing(exc: Exception) -> bool:
     """A 404 for the table, not for an entity (Azurite answers a missing table with a bare 404, no error code)."""
+    if isinstance(exc, TransactionFailed):
+        return exc.error_code == "TableNotFound" or (exc.status == 404 and not exc.error_code)
     code = getattr(exc, "error_code", None)
     if code == "TableNotFound" or "TableNotFound" in str(exc):
         return True
@@ -181,12 +186,13 @@ class TableCallStore:
         try:
             try:
                 return await op()
-            except (HttpResponseError, TableTransactionError) as exc:
+            except (HttpResponseError, TableTransactionError, TransactionFailed) as exc:
                 if not _table_missing(exc):
                     raise
                 await self._ensure_table()
                 return await op()
-        except (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError, TableTransactionError):
+        except (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError, TableTransactionError,
+                TransactionFailed):
             raise
         except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
             if _unavailable(exc):
@@ -330,22 +336,22 @@ class TableCallStore:
             await self._claim_id(call, partition)
             ops: list[Any] = [("create", layout.main)]
         else:
-            ops = [("update", layout.main, {"mode": UpdateMode.REPLACE, "etag": loaded.etag,
-                                            "match_condition": MatchConditions.IfNotModified})]
+            ops = [("update", layout.main, {"etag": loaded.etag})]
         ops.extend(("create", page) for page in layout.pages)
         try:
-            results = await self._call(lambda: self._table.submit_transaction(ops))
-        except TableTransactionError as exc:
+            etags = await self._call(lambda: table_batch.submit(self._table, ops))
+        except TransactionFailed as exc:
             self.cache.forget(call.id)
-            if exc.error_code in ("UpdateConditionNotSatisfied", "EntityAlreadyExists", "ResourceNotFound"):
+            if exc.error_code in ("UpdateConditionNotSatisfied", "EntityAlreadyExists", "ResourceNotFound") \
+                    or exc.status in (404, 409, 412):
                 raise ConcurrencyConflict(f"call {call.id} changed under this write ({exc.error_code})") from exc
-            if _unavailable(exc):
-                raise StoreUnavailable(f"Table Storage is unavailable: {exc.error_code}") from exc
+            if exc.status in (408, 429, 500, 502, 503, 504):
+                raise StoreUnavailable(f"Table Storage is unavailable: {exc.error_code or exc.status}") from exc
             raise
         except BaseException:
             self.cache.forget(call.id)
             raise
-        self.cache.put(call.id, partition, layout.main, results[0]["etag"], layout.stored)
+        self.cache.put(call.id, partition, layout.main, etags[0], layout.stored)
 
     # ---- the listing and retention -------------------------------------------------------------------------------
 
@@ -387,13 +393,14 @@ class TableCallStore:
         except ResourceNotFoundError:
             return Page([], None)
         calls = [rows.entity_to_call(dict(e)) for e in found[:limit]]
+        complete = [not e.get("opsPages") for e in found[:limit]]
         if len(found) >= limit:
             next_cursor = encode_cursor(found[limit - 1]["PartitionKey"])
         elif continuation and continuation.get("PartitionKey"):
             next_cursor = encode_cursor(continuation["PartitionKey"], inclusive=True)
         else:
             next_cursor = None
-        return Page(calls, next_cursor)
+        return Page(calls, next_cursor, complete)
 
     async def expired(self, before: datetime, limit: int) -> list[tuple[str, str]]:
         query = "PartitionKey ge @lo and PartitionKey lt @hi and RowKey eq @row"
@@ -429,10 +436,10 @@ class TableCallStore:
         others = [k for k in row_keys if k != MAIN_ROW]
         for start in range(0, len(others), 100):
             chunk = others[start:start + 100]
-            ops = [("delete", {"PartitionKey": partition, "RowKey": k}) for k in chunk]
+            ops = [("delete", {"PartitionKey": partition, "RowKey": k}, {"etag": "*"}) for k in chunk]
             try:
-                await self._call(lambda: self._table.submit_transaction(ops))
-            except TableTransactionError:
+                await self._call(lambda: table_batch.submit(self._table, ops))
+            except TransactionFailed:
                 # Another run deleted some of them first: delete one by one (a missing row is no error).
                 for k in chunk:
                     await self._call(lambda k=k: self._table.delete_entity(partition, k))

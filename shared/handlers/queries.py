@@ -54,17 +54,21 @@ async def _reconcile(services: Services, loaded: Any, events: list[Any]) -> tupl
 
 
 # What the listing leaves out of each call: the parts that can be large (read the call itself for them).
-_NOT_LISTED = ("participants", "operations", "plan", "planState")
+_NOT_LISTED = ("participants", "plan", "planState")
 
 
-def summary(call: Call) -> dict[str, Any]:
-    """A call as the listing shows it."""
-    return {k: v for k, v in call.to_dict().items() if k not in _NOT_LISTED}
+def summary(call: Call, operations_complete: bool = True) -> dict[str, Any]:
+    """A call as the listing shows it: its recent operations (`operationsComplete` false when older ones were moved
+    out of its main row; the call itself shows them all)."""
+    shown = {k: v for k, v in call.to_dict().items() if k not in _NOT_LISTED}
+    shown["operationsComplete"] = operations_complete
+    return shown
 
 
 async def list_calls(services: Services, limit: int, state: str | None, direction: str | None,
                      cursor: str | None = None) -> dict[str, Any]:
     """One page of calls, newest first, and the cursor of the next page (None after the last)."""
     page = await services.store.list_calls(limit, state=state, direction=direction, cursor=cursor)
-    return {"calls": [summary(c) for c in page.calls], "next": page.next}
+    return {"calls": [summary(c, complete) for c, complete in zip(page.calls, page.operations_complete)],
+            "next": page.next}
 

@@ -22,9 +22,10 @@ DAY = 86_400
 TARGET = "8:acs:00000000-0000-0000-0000-000000000000_00000000-0000-0000-0000-00000000c0de"
 
 
-async def place(stack, settings_changed, days_ago: float, events: int = 0) -> dict:
-    """An outbound call created through the control API while the app's clock reads `days_ago` days back."""
-    settings_changed(CLOCK_OFFSET_SECONDS=str(int(-days_ago * DAY)))
+async def place(stack, settings_changed, day: float, events: int = 0) -> dict:
+    """An outbound call created through the control API while the app's clock reads `day` days from now (ahead,
+    never behind: ACS refuses a Repeatability-First-Sent older than 5 minutes)."""
+    settings_changed(CLOCK_OFFSET_SECONDS=str(int(day * DAY)))
     status, created = await stack.post(f"{stack.url}/api/calls", {"targets": [TARGET]})
     assert status == 201, created
     await stack.emulator.idle()
@@ -57,14 +58,15 @@ async def run_retention() -> None:
 
 
 async def test_retention_deletes_every_row_of_old_calls_and_nothing_else_twice_in_a_row(stack, settings_changed):
-    old = [await place(stack, settings_changed, 10, events=30), await place(stack, settings_changed, 4)]
-    kept = [await place(stack, settings_changed, 2), await place(stack, settings_changed, 0)]
+    # Retention runs on day 10 keeping 3 days: the calls of days 0 and 6 go, those of days 8 and 10 stay.
+    old = [await place(stack, settings_changed, 0, events=30), await place(stack, settings_changed, 6)]
+    kept = [await place(stack, settings_changed, 8), await place(stack, settings_changed, 10)]
     for call in old:
         assert len(await partition_of(stack, call["id"])) >= 2
     assert len(await partition_of(stack, old[0]["id"])) > 3, "the long call has log pages of its own"
     kept_rows = {c["id"]: await partition_of(stack, c["id"]) for c in kept}
 
-    settings_changed(CALL_RETENTION_DAYS="3", CLOCK_OFFSET_SECONDS="0")
+    settings_changed(CALL_RETENTION_DAYS="3", CLOCK_OFFSET_SECONDS=str(10 * DAY))
     for run in (1, 2):
         await run_retention()
         for call in old:
@@ -79,11 +81,12 @@ async def test_retention_deletes_every_row_of_old_calls_and_nothing_else_twice_i
 
 
 async def test_retention_from_two_processes_at_once_deletes_each_call_once(stack, settings_changed):
-    old = [await place(stack, settings_changed, 30 + n, events=12) for n in range(6)]
-    kept = await place(stack, settings_changed, 1)
+    # Retention runs on day 30 keeping 7 days: the calls of days 0-5 go, that of day 29 stays.
+    old = [await place(stack, settings_changed, n, events=12) for n in range(6)]
+    kept = await place(stack, settings_changed, 29)
     kept_rows = await partition_of(stack, kept["id"])
-    settings_changed(CALL_RETENTION_DAYS="7", CLOCK_OFFSET_SECONDS="0")
-    env = {**os.environ, **stack.settings, "CALL_RETENTION_DAYS": "7", "CLOCK_OFFSET_SECONDS": "0",
+    settings_changed(CALL_RETENTION_DAYS="7", CLOCK_OFFSET_SECONDS=str(30 * DAY))
+    env = {**os.environ, **stack.settings, "CALL_RETENTION_DAYS": "7", "CLOCK_OFFSET_SECONDS": str(30 * DAY),
            "PYTHONPATH": PROJECT_ROOT}
     procs = [await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.volume.retention_worker", cwd=PROJECT_ROOT, env=env,
