@@ -40,6 +40,12 @@ class Reply:
     effects: tuple[Effect, ...] = field(default_factory=tuple)
 
 
+def _caller_id_required(verb: str) -> AcsError:
+    # "When adding a phone number, it's mandatory to provide a caller ID" (actions-for-call-control.md, Add
+    # participant); the troubleshooting page says the same for CreateCall and Transfer to phone numbers.
+    return bad_request(f"The field 'sourceCallerIdNumber' is required to {verb} a phone number.")
+
+
 def _new_server_call_id() -> str:
     # Real serverCallIds are base64 of a conversation URL; the shape is what the app may rely on.
     url = f"https://emulator.invalid/conv/{uuid.uuid4().hex}"
@@ -155,8 +161,7 @@ class CallEngine:
         source_display_name = body.optional_str("sourceDisplayName")
         operation_context = body.optional_str("operationContext")
         if source_caller_id is None and any(t.phone_number for t in targets):
-            # The service needs a caller id (a number the resource owns) to dial a phone number.
-            raise bad_request("The field 'sourceCallerIdNumber' is required when a target is a phone number.")
+            raise _caller_id_required("call")
         call = CallConnection(
             id=str(uuid.uuid4()), server_call_id=_new_server_call_id(), correlation_id=str(uuid.uuid4()),
             callback_uri=callback_uri, origin="create", source=source, targets=targets,
@@ -229,8 +234,10 @@ class CallEngine:
         transferee = body.optional_identifier("transferee")
         operation_context = body.optional_str("operationContext")
         callback_url = body.optional_url("operationCallbackUri") or call.callback_uri
-        body.optional_phone("sourceCallerIdNumber")
+        source_caller_id = body.optional_phone("sourceCallerIdNumber")
         body.optional_object("customCallingContext")
+        if target.phone_number and source_caller_id is None:
+            raise _caller_id_required("transfer to")
         if call.state != CallState.CONNECTED:
             raise bad_request(f"The call cannot be transferred while it is {call.state.value}.")
         if transferee is None and len(call.participants) != 1:
@@ -254,9 +261,8 @@ class CallEngine:
         source_caller_id = body.optional_phone("sourceCallerIdNumber")
         body.optional_str("sourceDisplayName")
         body.optional_object("customCallingContext")
-        if target.phone_number and source_caller_id is None and call.origin != "answer":
-            # An answered PSTN call lends its number; elsewhere a caller id is needed to dial a phone.
-            raise bad_request("The field 'sourceCallerIdNumber' is required to add a phone number.")
+        if target.phone_number and source_caller_id is None:
+            raise _caller_id_required("add")
         if call.participant(target.raw_id) is not None:
             raise bad_request(f"{target.raw_id} is already a participant of the call.")
         invitation = Invitation(id=str(uuid.uuid4()), target=target, operation_context=operation_context,

@@ -74,7 +74,7 @@ class CallControl(Protocol):
 
     async def transfer(self, call_connection_id: str, target: Identifier, transferee: Identifier | None,
                        sip_headers: dict[str, str] | None, voip_headers: dict[str, str] | None,
-                       operation_context: str, repeat: Repeatability) -> None: ...
+                       operation_context: str, repeat: Repeatability, caller_id: str | None = None) -> None: ...
 
     async def add_participant(self, call_connection_id: str, target: Identifier, caller_id: str | None,
                               display_name: str | None, invitation_timeout: int | None,
@@ -178,12 +178,13 @@ class AcsCallControl:
 
     async def transfer(self, call_connection_id: str, target: Identifier, transferee: Identifier | None,
                        sip_headers: dict[str, str] | None, voip_headers: dict[str, str] | None,
-                       operation_context: str, repeat: Repeatability) -> None:
+                       operation_context: str, repeat: Repeatability, caller_id: str | None = None) -> None:
         connection = self._client.get_call_connection(call_connection_id)
         await self._send("TransferToParticipant", lambda: connection.transfer_call_to_participant(
             to_sdk_identifier(target), operation_context=operation_context,
             transferee=to_sdk_identifier(transferee) if transferee else None, sip_headers=sip_headers or None,
-            voip_headers=voip_headers or None, headers=repeat.headers()))
+            voip_headers=voip_headers or None,
+            source_caller_id_number=PhoneNumberIdentifier(caller_id) if caller_id else None, headers=repeat.headers()))
 
     async def add_participant(self, call_connection_id: str, target: Identifier, caller_id: str | None,
                               display_name: str | None, invitation_timeout: int | None,

@@ -68,6 +68,8 @@ class Loaded:
     call: Call
     etag: str
     row: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    # True when it came from this process's cache: a write proves it current (or answers 412), a refusal does not.
+    cached: bool = False
 
 
 @dataclass(frozen=True)
@@ -245,7 +247,7 @@ class TableCallStore:
         if not fresh:
             cached = self.cache.get(call_id)
             if cached is not None and (call_key is None or cached.partition == rows.partition_for(call_key)):
-                return Loaded(cached.call, cached.etag, cached.entity)
+                return Loaded(cached.call, cached.etag, cached.entity, cached=True)
         partition = await self._partition(call_id, call_key)
         if partition is None:
             return None

@@ -134,6 +134,20 @@ class Call:
         }
 
 
+def fallback_caller_id(call: Call, configured: str | None) -> str | None:
+    """The caller id for the app's invitations to phone numbers from this call when none is given.
+
+    ACS refuses to dial a phone number without one, and it must be a number of this resource. For an inbound call to
+    one of the resource's numbers that is the number the caller dialled (sure to be owned, and it tells the person
+    invited which line rang); for a call the app placed from a number, that number; otherwise ACS_CALLER_ID.
+    """
+    if call.direction == INBOUND and call.to and call.to.startswith("+"):
+        return call.to
+    if call.direction == OUTBOUND and call.from_ and call.from_.startswith("+"):
+        return call.from_
+    return configured
+
+
 def new_call_from_event(event: CallEvent, call_key: str, now: datetime) -> Call:
     """A call first heard of through a callback (it raced ahead of the app's own record): connecting."""
     return Call(

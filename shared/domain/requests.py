@@ -211,7 +211,9 @@ class AddParticipantRequest:
     operation_context: str | None
 
 
-def parse_add_participant(body: Mapping[str, Any], default_caller_id: str | None) -> AddParticipantRequest:
+def parse_add_participant(body: Mapping[str, Any], default_caller_id: str | None = None) -> AddParticipantRequest:
+    """The request; `caller_id` is the one given (else `default_caller_id`). Whether a phone target has one is checked
+    against the call (see `require_caller_id`): the call may lend the number its caller dialled."""
     _only(body, {"target", "callerId", "displayName", "invitationTimeoutSeconds", "sipHeaders", "voipHeaders",
                  "operationContext"})
     if body.get("target") is None:
@@ -223,9 +225,14 @@ def parse_add_participant(body: Mapping[str, Any], default_caller_id: str | None
         raise ValidationError(f"invitationTimeoutSeconds must be a whole number from 1 to {MAX_INVITATION_TIMEOUT}",
                               field="invitationTimeoutSeconds")
     return AddParticipantRequest(
-        target=target, caller_id=_needs_caller_id((target,), _caller_id(body), default_caller_id),
+        target=target, caller_id=_caller_id(body) or default_caller_id,
         display_name=_optional_str(body, "displayName", MAX_DISPLAY_NAME), invitation_timeout=timeout,
         custom=_custom(body), operation_context=operation_context(body))
+
+
+def require_caller_id(target: Identifier, caller_id: str | None) -> str | None:
+    """A phone target needs a caller id (ACS refuses the invitation without one); other targets need none."""
+    return _needs_caller_id((target,), caller_id, None) if target.kind == PHONE else caller_id
 
 
 def parse_hang_up(body: Mapping[str, Any]) -> bool:

@@ -6,6 +6,8 @@ and saves.
 - `control`: the call control API (create, connect, transfer, participants, hang up).
 - `queries`: the state API (one call, the listing).
 - `retention`: deleting calls older than CALL_RETENTION_DAYS (the timer).
+- `rules`: the operators' view of the routing rules (simulate a call).
+- `stats`: the daily figures, counted as calls are written.
 - `core`: what they share (optimistic writes, recording a new call, sending follow-ups).
 """
 
@@ -16,9 +18,11 @@ from shared.handlers.control import (
 from shared.handlers.incoming import on_incoming_call
 from shared.handlers.queries import get_call, list_calls
 from shared.handlers.retention import purge_expired
+from shared.handlers.rules import simulate_rules
+from shared.handlers.stats import get_stats
 
 __all__ = [
     "CallbackOutcome", "add_participant", "authenticate_callback", "cancel_invitation", "connect_call",
-    "create_call", "get_call", "hang_up", "list_calls", "on_callback", "on_incoming_call", "purge_expired", "remove_participant",
-    "transfer",
+    "create_call", "get_call", "get_stats", "hang_up", "list_calls", "on_callback", "on_incoming_call",
+    "purge_expired", "remove_participant", "simulate_rules", "transfer",
 ]

@@ -12,7 +12,7 @@ from shared.adapters.acs import Connection, Repeatability
 from shared.bootstrap import Services
 from shared.domain import operations as ops
 from shared.domain import requests as rq
-from shared.domain.call import CONNECTING, OUTBOUND, Call
+from shared.domain.call import CONNECTING, OUTBOUND, Call, fallback_caller_id
 from shared.domain.callback_tokens import new_call_key
 from shared.domain.identifiers import parse_target
 from shared.domain.operations import Operation
@@ -29,7 +29,8 @@ def _context(given: str | None, action: str) -> str:
 
 
 async def _act(services: Services, call_id: str, action: str, context: str, target: str | None,
-               send: Callable[[Call, Repeatability], Awaitable[Any]], transferee: str | None = None) -> Any:
+               send: Callable[[Call, Repeatability], Awaitable[Any]], transferee: str | None = None,
+               check: Callable[[Call], None] | None = None) -> Any:
     """Record an action as a pending operation, send it, and record a refusal; its event records the result."""
 
     def declare(call: Call, now: datetime) -> Call:
@@ -40,6 +41,8 @@ async def _act(services: Services, call_id: str, action: str, context: str, targ
         if ops.pending_count(call.operations) >= ops.MAX_PENDING:
             raise Conflict(f"call {call_id} has {ops.MAX_PENDING} operations waiting for their result: wait for "
                            f"some to finish", state=call.state)
+        if check is not None:
+            check(call)
         if ops.find(call.operations, context) is not None:
             raise ValidationError(f"operationContext {context!r} is already used by an operation of this call",
                                   field="operationContext")
@@ -109,30 +112,41 @@ def _outbound(connection: Connection, call_key: str, context: str, action: str, 
                 to=target if action == ops.CREATE_CALL else None, operations=(operation,))
 
 
+def _caller_id_for(services: Services, target: Any, given: str | None) -> Callable[[Call], str | None]:
+    """The caller id of an invitation from a call: the one given, else the call's own number, else ACS_CALLER_ID;
+    refused (400 naming callerId) when a phone target would go without one."""
+    def choose(call: Call) -> str | None:
+        return rq.require_caller_id(target, given or fallback_caller_id(call, services.settings.acs.caller_id))
+    return choose
+
+
 async def transfer(services: Services, call_id: str, body: dict[str, Any]) -> dict[str, Any]:
     request = rq.parse_transfer(body)
     context = _context(request.operation_context, ops.TRANSFER)
+    caller_id = _caller_id_for(services, request.target, None)
 
     async def send(call: Call, repeat: Repeatability) -> None:
         await services.control.transfer(call.call_connection_id, request.target, request.transferee,
                                         request.custom.sip_with_uui(request.user_to_user), request.custom.voip or None,
-                                        context, repeat)
+                                        context, repeat, caller_id=caller_id(call))
 
     await _act(services, call_id, ops.TRANSFER, context, request.target.display, send,
-               transferee=request.transferee.display if request.transferee else None)
+               transferee=request.transferee.display if request.transferee else None, check=caller_id)
     return {"operationContext": context}
 
 
 async def add_participant(services: Services, call_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = rq.parse_add_participant(body, services.settings.acs.caller_id)
+    request = rq.parse_add_participant(body)
     context = _context(request.operation_context, ops.ADD_PARTICIPANT)
+    caller_id = _caller_id_for(services, request.target, request.caller_id)
 
     async def send(call: Call, repeat: Repeatability) -> str:
         return await services.control.add_participant(
-            call.call_connection_id, request.target, request.caller_id, request.display_name,
+            call.call_connection_id, request.target, caller_id(call), request.display_name,
             request.invitation_timeout, request.custom.sip or None, request.custom.voip or None, context, repeat)
 
-    invitation_id = await _act(services, call_id, ops.ADD_PARTICIPANT, context, request.target.display, send)
+    invitation_id = await _act(services, call_id, ops.ADD_PARTICIPANT, context, request.target.display, send,
+                               check=caller_id)
     return {"invitationId": invitation_id, "operationContext": context}
 
 

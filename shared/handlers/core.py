@@ -10,16 +10,18 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable
 
+from shared import telemetry
 from shared.adapters.acs import Repeatability
 from shared.adapters.store import CallExists
 from shared.bootstrap import Services
 from shared.domain import operations as ops
 from shared.domain import plan as plans
-from shared.domain.call import Call, merge_declared, reconcile_ended
+from shared.domain.call import Call, fallback_caller_id, merge_declared, reconcile_ended
 from shared.domain.callback_tokens import callback_url
-from shared.domain.identifiers import parse_target
+from shared.domain.identifiers import PHONE, parse_target
 from shared.domain.operations import Operation
-from shared.errors import AcsError, ConcurrencyConflict, NotFound, StoreUnavailable
+from shared.errors import AcsError, CallsteerError, ConcurrencyConflict, NotFound, StoreUnavailable
+from shared.handlers import stats
 
 log = logging.getLogger("callsteer")
 # Optimistic writes retried under contention (jittered, growing backoff) before answering 503.
@@ -84,8 +86,10 @@ def url(services: Services, call_key: str) -> str:
 
 async def record_new(services: Services, declared: Call) -> Call:
     """Insert a call the app just created; if a callback raced ahead and made the row, merge into it."""
+    telemetry.annotate_call(declared)
     try:
         await services.store.insert(declared)
+        await stats.observe(services, None, declared)
         return declared
     except CallExists:
         pass
@@ -95,20 +99,26 @@ async def record_new(services: Services, declared: Call) -> Call:
             if found is None:
                 try:
                     await services.store.insert(declared)
-                    return declared
+                    inserted = True
                 except CallExists:
                     continue
-            loaded, events = found.loaded, found.events
-            now = services.clock()
-            merged, commands = plans.advance(merge_declared(loaded.call, declared, events, now), now)
-            try:
-                await services.store.save(merged, loaded, [])
-                saved = True
-            except ConcurrencyConflict:
-                saved = False
+            else:
+                inserted = False
+                loaded, events = found.loaded, found.events
+                now = services.clock()
+                merged, commands = plans.advance(merge_declared(loaded.call, declared, events, now), now)
+                try:
+                    await services.store.save(merged, loaded, [])
+                    saved = True
+                except ConcurrencyConflict:
+                    saved = False
+        if inserted:
+            await stats.observe(services, None, declared)
+            return declared
         if not saved:
             await backoff(attempt)
             continue
+        await stats.observe(services, loaded.call, merged)
         await run(services, merged, commands)
         return merged
     raise StoreUnavailable(f"call {declared.id} kept changing under {MAX_WRITE_ATTEMPTS} write attempts")
@@ -125,13 +135,28 @@ async def update(services: Services, call_id: str, mutate: Callable[[Call, datet
             if loaded is None:
                 raise NotFound(f"no call with id {call_id!r}")
             now = services.clock()
-            call, commands = plans.advance(mutate(loaded.call, now), now)
+            try:
+                changed = mutate(loaded.call, now)
+            except CallsteerError:
+                if not loaded.cached:
+                    raise
+                # A refusal is never decided on a cached row: read the call and decide again.
+                loaded = await services.store.load(call_id, fresh=True)
+                if loaded is None:
+                    raise NotFound(f"no call with id {call_id!r}") from None
+                changed = mutate(loaded.call, now)
+            call, commands = plans.advance(changed, now)
+            telemetry.annotate_call(call)
             try:
                 await services.store.save(call, loaded, [])
-                return call, commands
+                saved = True
             except ConcurrencyConflict:
-                pass
-        await backoff(attempt)
+                saved = False
+        if not saved:
+            await backoff(attempt)
+            continue
+        await stats.observe(services, loaded.call, call)
+        return call, commands
     raise StoreUnavailable(f"call {call_id} kept changing under {MAX_WRITE_ATTEMPTS} write attempts")
 
 
@@ -185,18 +210,29 @@ async def run(services: Services, call: Call, commands: list[plans.Command]) -> 
     for command in commands:
         repeat = repeat_for(call, command.context)
         connection_id = call.call_connection_id
+        target = parse_target(command.target, "target") if isinstance(command, (plans.AddParticipant, plans.Transfer)) \
+            else None
+        caller_id = None
+        if target is not None and target.kind == PHONE:
+            caller_id = getattr(command, "caller_id", None) or fallback_caller_id(call, services.settings.acs.caller_id)
+            if caller_id is None:
+                log.warning("follow-up %s of call %s not sent: a phone number needs a caller id (set callerId in the "
+                            "rule or ACS_CALLER_ID)", type(command).__name__, connection_id)
+                await settle(services, call.id, command.context, given_up(
+                    "no caller id for a phone number: set callerId in the rule or ACS_CALLER_ID"))
+                continue
         try:
             invitation_id = None
             if isinstance(command, plans.AddParticipant):
                 invitation_id = await services.control.add_participant(
-                    connection_id, parse_target(command.target, "ring"), command.caller_id, None,
-                    command.timeout_seconds, None, None, command.context, repeat)
+                    connection_id, target, caller_id, None, command.timeout_seconds, None, None, command.context,
+                    repeat)
             elif isinstance(command, plans.CancelAddParticipant):
                 await services.control.cancel_add_participant(connection_id, command.invitation_id, command.context,
                                                               repeat)
             elif isinstance(command, plans.Transfer):
-                await services.control.transfer(connection_id, parse_target(command.target, "transfer"), None, None,
-                                                None, command.context, repeat)
+                await services.control.transfer(connection_id, target, None, None, None, command.context, repeat,
+                                                caller_id=caller_id)
             elif isinstance(command, plans.HangUp):
                 await services.control.hang_up(connection_id, command.for_everyone, repeat)
         except AcsError as exc:

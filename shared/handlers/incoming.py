@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from shared import telemetry
 from shared.adapters.acs import Repeatability
 from shared.bootstrap import Services
 from shared.domain.call import Call, answer_context, call_from_decision
@@ -27,6 +28,7 @@ async def on_incoming_call(services: Services, incoming: IncomingCall) -> Call |
     # Decided at the event's time, not at delivery: every redelivery of one event makes the same decision and so
     # repeats a byte-identical request (ACS answers a repeat whose body differs with 400).
     decision = services.rules.decide(incoming, incoming.event_time)
+    telemetry.annotate(correlation_id=incoming.correlation_id, rule=decision.rule, action=decision.action)
     call_key = inbound_call_key(incoming.event_id, incoming.event_time)
     # Derived from the event id: a redelivered or racing copy of this event repeats the very same ACS request,
     # which ACS answers once.
@@ -54,12 +56,14 @@ async def on_incoming_call(services: Services, incoming: IncomingCall) -> Call |
             # later success is the call's only record.
             log.error("incoming call %s: %s by rule %r failed (status=%s code=%s); asking for redelivery",
                       incoming.correlation_id, decision.action, decision.rule, exc.status, exc.code)
+            telemetry.count_call(decision.rule, decision.action, "retry")
             raise
         error = error_dict(decision.action, exc)
         log.error("incoming call %s: %s by rule %r failed: status=%s code=%s retryable=%s", incoming.correlation_id,
                   decision.action, decision.rule, exc.status, exc.code, exc.retryable)
     call = await record_new(services, call_from_decision(incoming, decision, call_key, services.clock(),
                                                           connection_id, error))
+    telemetry.count_call(decision.rule, decision.action, "failed" if error else "ok")
     log.info("incoming call correlation=%s connection=%s from=%s to=%s rule=%r action=%s%s state=%s",
              incoming.correlation_id, connection_id or "-", incoming.from_.masked(), incoming.to.masked(),
              decision.rule, decision.action, _decision_detail(decision), call.state)

@@ -57,7 +57,7 @@ async def test_targets_faults_and_hang_ups_can_be_scripted_over_http(emu, client
     assert (await _call(emu, "POST", "/emulator/faults",
                         {"operation": "CallConnection_GetCall", "status": 400, "code": "Scripted"}))[0] == 204
 
-    await client.get_call_connection(call_id).add_participant(PhoneNumberIdentifier(AGENT))
+    await client.get_call_connection(call_id).add_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"))
     with pytest.raises(HttpResponseError) as faulted:
         await client.get_call_connection(call_id).get_call_properties()
     assert (await _call(emu, "POST", f"/emulator/calls/{call_id}/hang-up", {}))[0] == 204

@@ -114,9 +114,9 @@ async def test_the_sdk_with_an_app_chosen_request_id_adds_a_participant_once(emu
     connection = client.get_call_connection(call_id)
     request_id = str(uuid.uuid4())
 
-    first = await connection.add_participant(PhoneNumberIdentifier(AGENT),
+    first = await connection.add_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"),
                                              headers={"Repeatability-Request-ID": request_id})
-    again = await connection.add_participant(PhoneNumberIdentifier(AGENT),
+    again = await connection.add_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"),
                                              headers={"Repeatability-Request-ID": request_id})
     await emu.idle()
 
@@ -195,7 +195,7 @@ async def test_a_fault_matches_the_operation_by_its_spec_operation_id(emu, clien
     emu.inject_fault("CallConnection_AddParticipant", status=400, code="Custom")
 
     with pytest.raises(HttpResponseError) as failed:
-        await client.get_call_connection(call_id).add_participant(PhoneNumberIdentifier(AGENT))
+        await client.get_call_connection(call_id).add_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"))
     await client.get_call_connection(call_id).get_call_properties()
 
     assert failed.value.error.code == "Custom"
@@ -226,7 +226,7 @@ async def test_time_scale_runs_a_20_second_invitation_timeout_in_a_fifth_of_a_se
         await fast.idle()
         started = time.monotonic()
         await sdk.get_call_connection(answered.call_connection_id).add_participant(
-            PhoneNumberIdentifier(AGENT), invitation_timeout=20)
+            PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"), invitation_timeout=20)
         await fast.idle()
         elapsed = time.monotonic() - started
 
@@ -239,7 +239,7 @@ async def test_a_scripted_ring_delay_longer_than_the_invitation_timeout_is_no_an
     call_id = await answered()
     emu.script_target(AGENT, "answer", delay_ms=30_000)
 
-    await client.get_call_connection(call_id).add_participant(PhoneNumberIdentifier(AGENT), invitation_timeout=10)
+    await client.get_call_connection(call_id).add_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"), invitation_timeout=10)
     await emu.idle()
 
     assert receiver.event("AddParticipantFailed")["data"]["resultInformation"]["code"] == 408

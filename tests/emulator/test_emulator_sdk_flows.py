@@ -148,6 +148,23 @@ async def test_create_call_to_a_phone_without_a_caller_id_is_refused(client, rec
 
 
 @pytest.mark.asyncio
+async def test_adding_or_transferring_to_a_phone_without_a_caller_id_is_refused_even_in_an_answered_pstn_call(
+        emu, client, answered):
+    call_id = await answered()
+    connection = client.get_call_connection(call_id)
+
+    with pytest.raises(HttpResponseError) as added:
+        await connection.add_participant(PhoneNumberIdentifier(AGENT))
+    with pytest.raises(HttpResponseError) as transferred:
+        await connection.transfer_call_to_participant(PhoneNumberIdentifier(AGENT))
+    await emu.idle()
+
+    assert added.value.status_code == transferred.value.status_code == 400
+    assert "sourceCallerIdNumber" in added.value.error.message and "sourceCallerIdNumber" in transferred.value.error.message
+    assert emu.call(call_id).invitations == {} and emu.call(call_id).state.value == "connected"
+
+
+@pytest.mark.asyncio
 async def test_connect_joins_a_known_call_and_fails_for_an_unknown_room(emu, client, receiver, answered):
     first = await answered()
     server_call_id = emu.call(first).server_call_id
@@ -208,7 +225,7 @@ async def test_add_participant_succeeds_then_updates_participants_on_the_call_ca
     call_id = await answered()
     connection = client.get_call_connection(call_id)
 
-    result = await connection.add_participant(PhoneNumberIdentifier(AGENT), operation_context="add-agent",
+    result = await connection.add_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"), operation_context="add-agent",
                                               operation_callback_url=receiver.callback_url("operations"))
     await emu.idle()
 
@@ -230,7 +247,7 @@ async def test_add_participant_fails_as_the_target_is_scripted(emu, client, rece
     call_id = await answered()
     emu.script_target(AGENT, outcome)
 
-    await client.get_call_connection(call_id).add_participant(PhoneNumberIdentifier(AGENT), invitation_timeout=5)
+    await client.get_call_connection(call_id).add_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"), invitation_timeout=5)
     await emu.idle()
 
     failed = receiver.event("AddParticipantFailed")["data"]
@@ -244,7 +261,7 @@ async def test_cancel_add_participant_stops_the_invitation(emu, client, receiver
     call_id = await answered()
     emu.script_target(AGENT, "answer", delay_ms=10_000)
     connection = client.get_call_connection(call_id)
-    added = await connection.add_participant(PhoneNumberIdentifier(AGENT))
+    added = await connection.add_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"))
 
     cancelled = await connection.cancel_add_participant_operation(added.invitation_id, operation_context="cancel")
     await emu.idle()
@@ -259,7 +276,7 @@ async def test_cancel_add_participant_stops_the_invitation(emu, client, receiver
 async def test_cancelling_an_invitation_that_already_completed_fails(emu, client, receiver, answered):
     call_id = await answered()
     connection = client.get_call_connection(call_id)
-    added = await connection.add_participant(PhoneNumberIdentifier(AGENT))
+    added = await connection.add_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"))
     await emu.idle()
 
     await connection.cancel_add_participant_operation(added.invitation_id)
@@ -273,7 +290,7 @@ async def test_cancelling_an_invitation_that_already_completed_fails(emu, client
 async def test_remove_participant_sends_removed_then_participants_updated(emu, client, receiver, answered):
     call_id = await answered()
     connection = client.get_call_connection(call_id)
-    await connection.add_participant(PhoneNumberIdentifier(AGENT))
+    await connection.add_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"))
     await emu.idle()
 
     result = await connection.remove_participant(PhoneNumberIdentifier(AGENT), operation_context="drop-agent")
@@ -290,7 +307,7 @@ async def test_a_one_to_one_transfer_is_accepted_then_the_app_is_disconnected(em
     call_id = await answered()
 
     result = await client.get_call_connection(call_id).transfer_call_to_participant(
-        PhoneNumberIdentifier(AGENT), operation_context="to-agent")
+        PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"), operation_context="to-agent")
     await emu.idle()
 
     assert result.operation_context == "to-agent"
@@ -308,7 +325,7 @@ async def test_a_transfer_to_a_busy_target_fails_and_the_call_stays_up(emu, clie
     emu.script_target(AGENT, "busy")
     connection = client.get_call_connection(call_id)
 
-    await connection.transfer_call_to_participant(PhoneNumberIdentifier(AGENT))
+    await connection.transfer_call_to_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"))
     await emu.idle()
 
     assert receiver.types(call_id)[-1] == "CallTransferFailed"
@@ -320,10 +337,10 @@ async def test_a_transfer_to_a_busy_target_fails_and_the_call_stays_up(emu, clie
 async def test_a_transfer_with_a_transferee_swaps_that_participant(emu, client, receiver, answered):
     call_id = await answered()
     connection = client.get_call_connection(call_id)
-    await connection.add_participant(PhoneNumberIdentifier(AGENT))
+    await connection.add_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"))
     await emu.idle()
 
-    await connection.transfer_call_to_participant(PhoneNumberIdentifier(SUPERVISOR),
+    await connection.transfer_call_to_participant(PhoneNumberIdentifier(SUPERVISOR), source_caller_id_number=PhoneNumberIdentifier("+18005550100"),
                                                   transferee=PhoneNumberIdentifier(AGENT))
     await emu.idle()
 
@@ -362,7 +379,7 @@ async def test_terminate_ends_the_call_for_everyone(emu, client, receiver, answe
 @pytest.mark.asyncio
 async def test_the_caller_hanging_up_updates_a_group_call_and_ends_a_one_to_one(emu, client, receiver, answered):
     call_id = await answered()
-    await client.get_call_connection(call_id).add_participant(PhoneNumberIdentifier(AGENT))
+    await client.get_call_connection(call_id).add_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"))
     await emu.idle()
 
     emu.hang_up(call_id)
@@ -382,7 +399,7 @@ async def test_events_of_one_call_arrive_in_order_even_when_the_app_is_slow(emu,
     call_id = await answered()
     connection = client.get_call_connection(call_id)
 
-    await connection.add_participant(PhoneNumberIdentifier(AGENT))
+    await connection.add_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"))
     await connection.remove_participant(PhoneNumberIdentifier(CALLER))
     await emu.idle()
 
