@@ -41,7 +41,7 @@ async def incoming_call(event: func.EventGridEvent) -> None:
         log.warning("IncomingCall %s refused: %s", event.id, exc)
         return
     services = await get_services()
-    stale = stale_reason(incoming, services.clock())
+    stale = stale_reason(incoming, services.clock() - services.clock_offset)  # the event's age on the wire's clock
     if stale:
         log.warning("IncomingCall %s (correlation %s) gets no action: %s", incoming.event_id, incoming.correlation_id,
                     stale)
@@ -101,6 +101,14 @@ async def callbacks(req: func.HttpRequest) -> func.HttpResponse:
     return await respond(work)
 
 
+@app.timer_trigger(schedule="0 */10 * * * *", arg_name="timer", run_on_startup=False, use_monitor=True)
+async def retention(timer: func.TimerRequest) -> None:
+    """Delete calls older than CALL_RETENTION_DAYS (every row of them), a bounded batch per run."""
+    outcome = await handlers.purge_expired(await get_services())
+    if timer.past_due:
+        log.info("retention ran late (past due); deleted %d calls", outcome.calls)
+
+
 @app.route(route="calls/{callId}", methods=["GET"])
 @telemetry.invocation
 async def get_call(req: func.HttpRequest) -> func.HttpResponse:
@@ -115,13 +123,14 @@ async def get_call(req: func.HttpRequest) -> func.HttpResponse:
 async def _listing(services, req: func.HttpRequest) -> dict:
     limit = query_int(req, "limit", default=50, low=1, high=500)
     state, direction = query_choice(req, "state", STATES), query_choice(req, "direction", DIRECTIONS)
-    return {"calls": await handlers.list_calls(services, limit, state, direction)}
+    cursor = req.params.get("cursor") or None
+    return await handlers.list_calls(services, limit, state, direction, cursor)
 
 
 @app.route(route="calls", methods=["GET"])
 @telemetry.invocation
 async def list_calls(req: func.HttpRequest) -> func.HttpResponse:
-    """Calls, newest first, with optional state and direction filters."""
+    """Calls, newest first, a page at a time (`next` is the cursor of the next page), with optional filters."""
 
     async def work(services):
         return json_response(await _listing(services, req))

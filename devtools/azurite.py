@@ -35,8 +35,10 @@ def azurite_table_binary() -> str:
 class Azurite:
     """One Azurite Table service process."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, location: str | None = None) -> None:
         self.port = port or free_port()
+        # With a location, Azurite keeps its data in that folder (its LokiJS file) instead of memory only.
+        self.location = location
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: str | None = None
 
@@ -52,7 +54,8 @@ class Azurite:
     def start(self, timeout: float = 30.0) -> "Azurite":
         self._workdir = tempfile.mkdtemp(prefix="callsteer-azurite-")
         self._process = subprocess.Popen(
-            [azurite_table_binary(), "--inMemoryPersistence", "--tableHost", "127.0.0.1", "--tablePort",
+            [azurite_table_binary(), *(["--location", self.location] if self.location else ["--inMemoryPersistence"]),
+             "--tableHost", "127.0.0.1", "--tablePort",
              str(self.port), "--skipApiVersionCheck", "--silent"],
             # Azurite writes a debug log and settings into its working directory: keep them out of the repo.
             cwd=self._workdir,

@@ -52,10 +52,15 @@ class Services:
     # Voicemails left through call flows (their list, and the link from a recording to its call).
     voicemails: VoicemailStore | None = None
 
+    @property
+    def clock_offset(self) -> timedelta:
+        """CLOCK_OFFSET_SECONDS: how far the app's clock (`clock`) is ahead of the wire's (0 in production)."""
+        return timedelta(seconds=self.settings.clock_offset_seconds)
+
     def routing_time(self, event_time: datetime) -> datetime:
-        """The time the routing rules see for a call: its event's time, shifted by CLOCK_OFFSET_SECONDS (to
-        rehearse a calendar date or a window; 0 in production)."""
-        return event_time + timedelta(seconds=self.settings.clock_offset_seconds)
+        """The time the routing rules see for a call: its event's time on the app's clock (to rehearse a
+        calendar date or a window with CLOCK_OFFSET_SECONDS)."""
+        return event_time + self.clock_offset
 
 
 def utc_now() -> datetime:
@@ -130,12 +135,19 @@ def build_services(settings: Settings | None = None) -> Services:
     else:
         log.warning("callback JWT verification is OFF (ACS_CALLBACK_VERIFY_JWT=false): callbacks are checked by "
                     "their per-call token only; never run this way in production")
+    clock = utc_now
     if settings.clock_offset_seconds:
-        log.warning("routing rules see calls %d s shifted (CLOCK_OFFSET_SECONDS)", settings.clock_offset_seconds)
+        # Rehearsals (calendars, windows, retention): every time the app reads or writes is shifted; the
+        # times on the wire (event times, Repeatability-First-Sent of a decision) are the wire's own.
+        offset = timedelta(seconds=settings.clock_offset_seconds)
+        log.warning("the app's clock is shifted by %d s (CLOCK_OFFSET_SECONDS)", settings.clock_offset_seconds)
+
+        def clock() -> datetime:
+            return utc_now() + offset
     from shared.adapters.voicemails import TABLE_NAME as VOICEMAILS, TableVoicemailStore
 
     return Services(settings=settings, rules=rules, store=TableCallStore(_table_client(settings)),
-                    control=AcsCallControl(_acs_client(settings)), clock=utc_now, callback_verifier=verifier,
+                    control=AcsCallControl(_acs_client(settings)), clock=clock, callback_verifier=verifier,
                     voicemails=TableVoicemailStore(_table_client(settings, VOICEMAILS)),
                     stats=TableStatsStore(_table_client(settings, STATS_TABLE)))
 

@@ -40,8 +40,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ROUTING_RULES", "routing rules, inline JSON", "", deployed=True),
     Setting("ROUTING_RULES_FILE", "path of a routing rules JSON file, used when ROUTING_RULES is unset", "rules.example.json"),
     Setting("STALE_CALL_SECONDS", "a live call silent this long is checked against ACS when it is read", "600"),
+    Setting("CALL_RETENTION_DAYS", "calls are deleted (every row) this many days after they began: 1-3650", "90"),
     Setting("RECORDINGS_CONTAINER_URL", "Blob container URL that ACS records voicemails into (needed by voicemail steps)", "", deployed=True),
-    Setting("CLOCK_OFFSET_SECONDS", "shift the time routing rules see for each call by this many seconds (rehearse calendars and windows; 0 in production)", "0"),
+    Setting("CLOCK_OFFSET_SECONDS", "shift the app's clock, and the time routing rules see for each call, by this many seconds (rehearse calendars, windows and retention; 0 in production)", "0"),
 )
 
 SETTING_NAMES: tuple[str, ...] = tuple(s.name for s in SETTINGS)
@@ -79,6 +80,7 @@ class Settings:
     rules_json: str | None = field(repr=False)
     rules_file: str | None
     stale_call_seconds: int = 600
+    retention_days: int = 90
     recordings_container_url: str | None = None
     clock_offset_seconds: int = 0
 
@@ -197,7 +199,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("settings ROUTING_RULES and ROUTING_RULES_FILE are both missing: set one of them")
     return Settings(acs=_acs(env), callback=_callback(env), tables=_tables(env), rules_json=rules_json,
                     rules_file=rules_file, stale_call_seconds=_seconds(env, "STALE_CALL_SECONDS"),
-                    recordings_container_url=_container(env), clock_offset_seconds=_offset(env))
+                    recordings_container_url=_container(env), clock_offset_seconds=_offset(env),
+                    retention_days=_whole(env, "CALL_RETENTION_DAYS", 1, 3650, "days"))
 
 
 def _container(env: Mapping[str, str]) -> str | None:
@@ -219,6 +222,13 @@ def _offset(env: Mapping[str, str]) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"setting CLOCK_OFFSET_SECONDS must be a whole number of seconds, got {raw[:40]!r}") from None
+
+
+def _whole(env: Mapping[str, str], name: str, low: int, high: int, unit: str) -> int:
+    raw = _get(env, name) or _default(name)
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"setting {name} must be a whole number of {unit} from {low} to {high}, got {raw[:20]!r}")
+    return int(raw)
 
 
 def _seconds(env: Mapping[str, str], name: str) -> int:

@@ -75,12 +75,17 @@ class Options:
     table_latency_ms: float | None = None  # None: the same as the profile's ACS latency
     import_runs: int = 9
     cold_runs: int = 3
+    # Listing growth: calls stored per size; sizes up to `growth_through_app` are written through the app's store
+    growth_sizes: tuple[int, ...] = (1_000, 10_000, 100_000)
+    growth_through_app: int = 1_000
+    growth_samples: int = 21
     out: Path = PROJECT_ROOT / "artifacts" / "bench"
 
     @classmethod
     def quick_mode(cls, **overrides: Any) -> "Options":
         base = cls(quick=True, calls=12, warmup=3, levels=(1, 4, 16), level_calls={1: 3, 4: 8, 16: 16},
-                   latencies=(0,), import_runs=3, cold_runs=1)
+                   latencies=(0,), import_runs=3, cold_runs=1, growth_sizes=(60, 300), growth_through_app=60,
+                   growth_samples=3)
         for name, value in overrides.items():
             setattr(base, name, value)
         return base
@@ -356,16 +361,13 @@ class Bench:
             for pk in pending:
                 for n in range(events_per_call):
                     start = time.perf_counter()
-                    # The minimum for one event: read the call, write it back under If-Match with the event row.
+                    # The minimum for one event: read the call, write it back under If-Match (one entity).
                     main = await table.get_entity(pk, "call")
                     etag = main.metadata["etag"]
                     updated = {**main, "eventCount": int(main.get("eventCount", 0)) + 1,
                                "updatedAt": datetime.now(timezone.utc).isoformat()}
-                    row = {**event_template, "PartitionKey": pk, "RowKey": f"evt-{uuid.uuid4().hex}", "seq": n}
-                    await table.submit_transaction([
-                        ("update", updated, {"mode": UpdateMode.REPLACE, "etag": etag,
-                                             "match_condition": MatchConditions.IfNotModified}),
-                        ("create", row)])
+                    await table.update_entity(updated, mode=UpdateMode.REPLACE, etag=etag,
+                                              match_condition=MatchConditions.IfNotModified)
                     samples.append(time.perf_counter() - start)
 
         start = time.perf_counter()
@@ -440,7 +442,7 @@ class Bench:
                 "options": {"calls": self.o.calls, "warmup": self.o.warmup, "levels": list(self.o.levels),
                             "level_calls": {str(k): v for k, v in self.o.level_calls.items()},
                             "latencies_ms": list(self.o.latencies), "table_latency_ms": self.o.table_latency_ms,
-                            "add_participant": ADD_PARTICIPANT}}
+                            "add_participant": ADD_PARTICIPANT, "growth_sizes": list(self.o.growth_sizes)}}
         self.log("cold start: import times")
         imports = await asyncio.to_thread(import_times, self.o.import_runs, self.pycache)
         profiles = []
@@ -453,11 +455,16 @@ class Bench:
         finally:
             await self.http.close()
             await self.host.stop()
+        self.log("listing growth: " + ", ".join(f"{n:,}" for n in self.o.growth_sizes) + " calls stored")
+        from devtools.bench.growth import listing_growth
+
+        growth = await listing_growth(self.o.growth_sizes, self.o.growth_through_app, self.o.growth_samples,
+                                      lambda m: self.log(m))
         cold = {"import": imports, "first_invocation": profiles[0].pop("first_invocation", None)}
         meta["duration_s"] = round(time.perf_counter() - started, 1)
         from devtools.bench.report import targets
 
-        results = {"meta": meta, "profiles": profiles, "cold_start": cold}
+        results = {"meta": meta, "profiles": profiles, "cold_start": cold, "listing_growth": growth}
         results["targets"] = targets(results)
         return results
 

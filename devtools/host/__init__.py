@@ -95,6 +95,15 @@ def _value(x: Any) -> str:
 
 
 _DISCOVERED: dict[int, tuple[list[HttpFunction], dict[str, EventGridFunction]]] = {}
+# Timer-triggered functions, found by the same indexing (the local host does not schedule them; tests and tools
+# invoke them with a func.TimerRequest, as the host would).
+_TIMERS: dict[int, dict[str, EventGridFunction]] = {}
+
+
+def timer_functions(app: func.FunctionApp) -> dict[str, EventGridFunction]:
+    """The timer-triggered functions an app registers: name -> (user function, argument name)."""
+    discover(app)
+    return _TIMERS.get(id(app), {})
 
 
 def discover(app: func.FunctionApp) -> tuple[list[HttpFunction], dict[str, EventGridFunction]]:
@@ -118,6 +127,9 @@ def _index(app: func.FunctionApp) -> tuple[list[HttpFunction], dict[str, EventGr
                                      binding["name"]))
         elif _value(trigger.type) == "eventGridTrigger":
             eventgrid[name] = EventGridFunction(name, function.get_user_function(), binding["name"])
+        elif _value(trigger.type) == "timerTrigger":
+            _TIMERS.setdefault(id(app), {})[name] = EventGridFunction(name, function.get_user_function(),
+                                                                      binding["name"])
     # Like ASP.NET routing: literal segments win over parameters, so register the most literal routes first.
     http.sort(key=lambda f: (-len(_PARAM.sub("", f.route)), f.route))
     return http, eventgrid

@@ -35,6 +35,11 @@
   }
   var state = {
     calls: [],
+    older: [],       /* calls of the pages after the first, loaded with "Older calls" (the listing's `next`) */
+    olderNext: null,
+    first: [],       /* the first page as last polled, and its `next` */
+    firstNext: null,
+    next: null,
     selected: params.get("call") || "",
     detail: null,
     detailJson: "",
@@ -169,19 +174,45 @@
     $("empty").hidden = state.calls.length > 0;
   }
 
-  function loadList() {
+  function listQuery(cursor) {
     var q = new URLSearchParams({limit: String(LIST_LIMIT)});
     if (stateFilter.value) { q.set("state", stateFilter.value); }
     if (dirFilter.value) { q.set("direction", dirFilter.value); }
-    return api(q.toString()).then(function (body) {
-      var calls = (body && body.calls) || [];
-      var json = JSON.stringify(calls);
-      if (json !== state.listJson) {
-        state.listJson = json;
-        state.calls = calls;
-        renderList();
-      }
+    if (cursor) { q.set("cursor", cursor); }
+    return q.toString();
+  }
+
+  /* The first page, polled; the older pages the operator asked for stay below it (each call once). */
+  function showCalls(first, firstNext) {
+    var ids = {};
+    first.forEach(function (c) { ids[c.id] = 1; });
+    var calls = first.concat(state.older.filter(function (c) { return !ids[c.id]; }));
+    state.next = state.older.length ? state.olderNext : firstNext;
+    var json = JSON.stringify(calls) + "|" + state.next;
+    $("more").hidden = !state.next;
+    if (json !== state.listJson) {
+      state.listJson = json;
+      state.calls = calls;
+      renderList();
+    }
+  }
+
+  function loadList() {
+    return api(listQuery()).then(function (body) {
+      state.first = (body && body.calls) || [];
+      state.firstNext = (body && body.next) || null;
+      showCalls(state.first, state.firstNext);
     });
+  }
+
+  function loadOlder() {
+    if (!state.next) { return Promise.resolve(); }
+    return api(listQuery(state.next)).then(function (body) {
+      state.older = state.older.concat((body && body.calls) || []);
+      state.olderNext = (body && body.next) || null;
+      showCalls(state.first || [], state.firstNext);
+    }).then(function () { state.error = ""; }, function (err) { state.error = "Could not read calls: " + err.message; })
+      .then(showStatus);
   }
 
   /* Find the call the URL names (connection id, correlation id or listing id) and read it whole. */
@@ -328,12 +359,15 @@
 
   function filtersChanged() {
     state.listJson = "";
+    state.older = [];
+    state.olderNext = null;
     window.history.replaceState(null, "", link(state.detail, true));
     refresh(true);
   }
   stateFilter.addEventListener("change", filtersChanged);
   dirFilter.addEventListener("change", filtersChanged);
   $("filters").addEventListener("submit", function (ev) { ev.preventDefault(); });
+  $("more").addEventListener("click", function () { loadOlder(); });
 
   window.addEventListener("popstate", function () {
     var wanted = new URLSearchParams(window.location.search).get("call") || "";

@@ -59,7 +59,9 @@ RESULTS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 # What of an event's detail an operation keeps in its result (the digit a caller pressed).
 _KEPT_DETAIL = ("digits", "failedPlaySourceIndex")
-MAX_OPERATIONS = 100
+# Operations still waiting for their result, per call: the app refuses a new action (409) past this many. Finished
+# operations are never dropped (the store moves older ones out of the call's main row).
+MAX_PENDING = 100
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,11 @@ def find(operations: tuple[Operation, ...], context: str) -> Operation | None:
 
 
 def upsert(operations: tuple[Operation, ...], operation: Operation) -> tuple[Operation, ...]:
-    """Add an operation, or replace the one with its context."""
-    kept = tuple(op for op in operations if op.context != operation.context)
-    return (kept + (operation,))[-MAX_OPERATIONS:]
+    """Add an operation, or replace the one with its context (in its place)."""
+    if any(op.context == operation.context for op in operations):
+        return tuple(operation if op.context == operation.context else op for op in operations)
+    return operations + (operation,)
+
+
+def pending_count(operations: tuple[Operation, ...]) -> int:
+    return sum(1 for op in operations if not op.final)

@@ -6,6 +6,7 @@ and saves.
 - `control`: the call control API (create, connect, transfer, participants, hang up).
 - `queries`: the state API (one call, the listing).
 - `voicemails`: recording files ready (Event Grid) and the voicemail list.
+- `retention`: deleting calls older than CALL_RETENTION_DAYS (the timer).
 - `rules`: the operators' view of the routing rules (simulate a call).
 - `stats`: the daily figures, counted as calls are written.
 - `core`: what they share (optimistic writes, recording a new call, sending follow-ups).
@@ -17,6 +18,7 @@ from shared.handlers.control import (
 )
 from shared.handlers.incoming import on_incoming_call
 from shared.handlers.queries import get_call, list_calls
+from shared.handlers.retention import purge_expired
 from shared.handlers.rules import simulate_rules
 from shared.handlers.stats import get_stats
 from shared.handlers.voicemails import list_voicemails, on_recording_file_status
@@ -24,5 +26,6 @@ from shared.handlers.voicemails import list_voicemails, on_recording_file_status
 __all__ = [
     "CallbackOutcome", "add_participant", "authenticate_callback", "cancel_invitation", "connect_call",
     "create_call", "get_call", "get_stats", "hang_up", "list_calls", "list_voicemails", "on_callback",
-    "on_incoming_call", "on_recording_file_status", "remove_participant", "simulate_rules", "transfer",
+    "on_incoming_call", "on_recording_file_status", "purge_expired", "remove_participant", "simulate_rules",
+    "transfer",
 ]

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from shared import telemetry
 from shared.bootstrap import Services
-from shared.adapters.store import DuplicateEvent
+from shared.adapters.store import DuplicateEvent, IdTaken
 from shared.domain import plan as plans
 from shared.domain.call import Call, apply_event, new_call_from_event
 from shared.domain.callback_tokens import token_matches
@@ -61,12 +61,12 @@ async def on_callback(services: Services, call_key: str, events: list[CallEvent]
     if duplicates:
         # A repeat may mean our first answer to ACS was lost after the write landed: any step that write
         # recorded but ACS never accepted is sent now, under its repeatability id.
-        await _resend_unsent(services, connection_id)
+        await _resend_unsent(services, connection_id, call_key)
     return CallbackOutcome(applied, duplicates)
 
 
-async def _resend_unsent(services: Services, call_id: str) -> None:
-    loaded = await services.store.load(call_id)
+async def _resend_unsent(services: Services, call_id: str, call_key: str) -> None:
+    loaded = await services.store.load(call_id, call_key, fresh=True)
     if loaded is not None:
         now, commands = services.clock(), []
         for command in plans.unsent(loaded.call):
@@ -90,28 +90,37 @@ async def _apply_events(services: Services, call_key: str, connection_id: str, e
     for attempt in range(MAX_WRITE_ATTEMPTS):
         if not pending:
             return None, 0, duplicates, []
-        loaded = await services.store.load(connection_id)
-        if loaded is not None and not hmac.compare_digest(loaded.call.call_key.encode(), call_key.encode()):
-            telemetry.count_callback("unknown", "unauthorized")
-            raise Unauthorized("callback events name a call that this callback URL was not issued for")
-        now = services.clock()
-        call = loaded.call if loaded else new_call_from_event(pending[0], call_key, now)
-        before = call.state
-        records = []
-        for event in pending:
-            call, record = apply_event(call, event, now)
-            records.append(record)
-        call, commands = plans.advance(call, now)
-        try:
-            await services.store.save(call, loaded.etag if loaded else None, records)
-        except DuplicateEvent as dup:
-            repeated = pending.pop(dup.index)
-            duplicates += 1
-            telemetry.count_callback(repeated.name, "duplicate")
-            log.info("callback connection=%s: event %s (%s) was already applied; skipped", connection_id,
-                     repeated.id, repeated.name)
-            continue
-        except ConcurrencyConflict:
+        async with services.store.writer(connection_id):
+            # The URL's call key names the call's row; the events must name that call's connection.
+            loaded = await services.store.load(connection_id, call_key)
+            if loaded is not None and not (hmac.compare_digest(loaded.call.call_key.encode(), call_key.encode())
+                                           and loaded.call.call_connection_id in (None, connection_id)):
+                telemetry.count_callback("unknown", "unauthorized")
+                raise Unauthorized("callback events name a call that this callback URL was not issued for")
+            now = services.clock()
+            call = loaded.call if loaded else new_call_from_event(pending[0], call_key, now)
+            before = call.state
+            records = []
+            for event in pending:
+                call, record = apply_event(call, event, now)
+                records.append(record)
+            call, commands = plans.advance(call, now)
+            try:
+                await services.store.save(call, loaded, records)
+                conflict = False
+            except IdTaken:
+                telemetry.count_callback("unknown", "unauthorized")
+                raise Unauthorized("callback events name a call that this callback URL was not issued for") from None
+            except DuplicateEvent as dup:
+                repeated = pending.pop(dup.index)
+                duplicates += 1
+                telemetry.count_callback(repeated.name, "duplicate")
+                log.info("callback connection=%s: event %s (%s) was already applied; skipped", connection_id,
+                         repeated.id, repeated.name)
+                continue
+            except ConcurrencyConflict:
+                conflict = True
+        if conflict:
             # Another instance wrote this call between our read and write: read again and re-apply.
             await backoff(attempt)
             continue

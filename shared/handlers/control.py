@@ -38,6 +38,9 @@ async def _act(services: Services, call_id: str, action: str, context: str, targ
             raise Conflict(f"call {call_id} has ended: it is {call.state}", state=call.state)
         if not call.call_connection_id:
             raise Conflict(f"call {call_id} has no call connection", state=call.state)
+        if ops.pending_count(call.operations) >= ops.MAX_PENDING:
+            raise Conflict(f"call {call_id} has {ops.MAX_PENDING} operations waiting for their result: wait for "
+                           f"some to finish", state=call.state)
         if check is not None:
             check(call)
         if ops.find(call.operations, context) is not None:
@@ -73,7 +76,8 @@ async def _act(services: Services, call_id: str, action: str, context: str, targ
 async def create_call(services: Services, body: dict[str, Any]) -> dict[str, Any]:
     """CreateCall to one target (1:1) or several (group); recorded as outbound and connecting."""
     request = rq.parse_create_call(body, services.settings.acs.caller_id)
-    call_key, now = new_call_key(), services.clock()
+    now = services.clock()
+    call_key = new_call_key(now)
     context = _context(request.operation_context, ops.CREATE_CALL)
     to = ", ".join(t.display for t in request.targets)
     connection = await services.control.create_call(request.targets, url(services, call_key), request.caller_id,
@@ -88,7 +92,8 @@ async def create_call(services: Services, body: dict[str, Any]) -> dict[str, Any
 async def connect_call(services: Services, body: dict[str, Any]) -> dict[str, Any]:
     """ConnectCall to an existing server call, group call or room."""
     request = rq.parse_connect(body)
-    call_key, now = new_call_key(), services.clock()
+    now = services.clock()
+    call_key = new_call_key(now)
     context = _context(request.operation_context, ops.CONNECT)
     connection = await services.control.connect(request.locator_kind, request.locator_id, url(services, call_key),
                                                 context, Repeatability.for_key(call_key, now))

@@ -20,7 +20,7 @@ from shared.domain.call import Call, fallback_caller_id, merge_declared, reconci
 from shared.domain.callback_tokens import callback_url
 from shared.domain.identifiers import PHONE, parse_target
 from shared.domain.operations import Operation
-from shared.errors import AcsError, ConcurrencyConflict, NotFound, StoreUnavailable
+from shared.errors import AcsError, CallsteerError, ConcurrencyConflict, NotFound, StoreUnavailable
 from shared.handlers import stats
 
 log = logging.getLogger("callsteer")
@@ -52,15 +52,19 @@ async def ended_at_acs(services: Services, call: Call) -> tuple[bool, str | None
 async def reconcile_as_ended(services: Services, call_id: str, reason: str) -> Call | None:
     """Record a live call as disconnected (with a Reconciled entry in its log) because ACS says it is over."""
     for attempt in range(MAX_WRITE_ATTEMPTS):
-        loaded = await services.store.load(call_id)
-        if loaded is None:
-            return None
-        if loaded.call.ended:
-            return loaded.call
-        ended, record = reconcile_ended(loaded.call, services.clock(), reason)
-        try:
-            await services.store.save(ended, loaded.etag, [record])
-        except ConcurrencyConflict:
+        async with services.store.writer(call_id):
+            loaded = await services.store.load(call_id)
+            if loaded is None:
+                return None
+            if loaded.call.ended:
+                return loaded.call
+            ended, record = reconcile_ended(loaded.call, services.clock(), reason)
+            try:
+                await services.store.save(ended, loaded, [record])
+                saved = True
+            except ConcurrencyConflict:
+                saved = False
+        if not saved:
             await backoff(attempt)
             continue
         log.warning("call %s was %s but ACS says it is over: recorded as disconnected", call_id, loaded.call.state)
@@ -90,20 +94,28 @@ async def record_new(services: Services, declared: Call) -> Call:
     except CallExists:
         pass
     for attempt in range(MAX_WRITE_ATTEMPTS):
-        found = await services.store.load_with_events(declared.id)
-        if found is None:
-            try:
-                await services.store.insert(declared)
-                await stats.observe(services, None, declared)
-                return declared
-            except CallExists:
-                continue
-        loaded, events = found
-        now = services.clock()
-        merged, commands = plans.advance(merge_declared(loaded.call, declared, events, now), now)
-        try:
-            await services.store.save(merged, loaded.etag, [])
-        except ConcurrencyConflict:
+        async with services.store.writer(declared.id):
+            found = await services.store.load_with_events(declared.id, declared.call_key)
+            if found is None:
+                try:
+                    await services.store.insert(declared)
+                    inserted = True
+                except CallExists:
+                    continue
+            else:
+                inserted = False
+                loaded, events = found.loaded, found.events
+                now = services.clock()
+                merged, commands = plans.advance(merge_declared(loaded.call, declared, events, now), now)
+                try:
+                    await services.store.save(merged, loaded, [])
+                    saved = True
+                except ConcurrencyConflict:
+                    saved = False
+        if inserted:
+            await stats.observe(services, None, declared)
+            return declared
+        if not saved:
             await backoff(attempt)
             continue
         await stats.observe(services, loaded.call, merged)
@@ -118,15 +130,29 @@ async def update(services: Services, call_id: str, mutate: Callable[[Call, datet
                   ) -> tuple[Call, list[plans.Command]]:
     """Change one call under optimistic concurrency; the plan's follow-ups are recorded in the same write."""
     for attempt in range(MAX_WRITE_ATTEMPTS):
-        loaded = await services.store.load(call_id)
-        if loaded is None:
-            raise NotFound(f"no call with id {call_id!r}")
-        now = services.clock()
-        call, commands = plans.advance(mutate(loaded.call, now), now)
-        telemetry.annotate_call(call)
-        try:
-            await services.store.save(call, loaded.etag, [])
-        except ConcurrencyConflict:
+        async with services.store.writer(call_id):
+            loaded = await services.store.load(call_id)
+            if loaded is None:
+                raise NotFound(f"no call with id {call_id!r}")
+            now = services.clock()
+            try:
+                changed = mutate(loaded.call, now)
+            except CallsteerError:
+                if not loaded.cached:
+                    raise
+                # A refusal is never decided on a cached row: read the call and decide again.
+                loaded = await services.store.load(call_id, fresh=True)
+                if loaded is None:
+                    raise NotFound(f"no call with id {call_id!r}") from None
+                changed = mutate(loaded.call, now)
+            call, commands = plans.advance(changed, now)
+            telemetry.annotate_call(call)
+            try:
+                await services.store.save(call, loaded, [])
+                saved = True
+            except ConcurrencyConflict:
+                saved = False
+        if not saved:
             await backoff(attempt)
             continue
         await stats.observe(services, loaded.call, call)

@@ -29,7 +29,7 @@ async def on_incoming_call(services: Services, incoming: IncomingCall) -> Call |
     # repeats a byte-identical request (ACS answers a repeat whose body differs with 400).
     decision = services.rules.decide(incoming, services.routing_time(incoming.event_time))
     telemetry.annotate(correlation_id=incoming.correlation_id, rule=decision.rule, action=decision.action)
-    call_key = inbound_call_key(incoming.event_id)
+    call_key = inbound_call_key(incoming.event_id, incoming.event_time)
     # Derived from the event id: a redelivered or racing copy of this event repeats the very same ACS request,
     # which ACS answers once.
     repeat = Repeatability.for_key(call_key, incoming.event_time)
@@ -50,7 +50,7 @@ async def on_incoming_call(services: Services, incoming: IncomingCall) -> Call |
             log.info("incoming call %s: %s by rule %r is being carried out by another delivery of event %s; "
                      "its outcome stands", incoming.correlation_id, decision.action, decision.rule, incoming.event_id)
             return None
-        if exc.retryable and now - incoming.event_time < REDELIVERY_WINDOW:
+        if exc.retryable and now - services.routing_time(incoming.event_time) < REDELIVERY_WINDOW:
             # ACS kept failing through our retries, but the caller may still be ringing: Event Grid's
             # redelivery repeats this request under the same repeatability id. Nothing is recorded yet, so a
             # later success is the call's only record.

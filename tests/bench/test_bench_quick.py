@@ -61,4 +61,8 @@ def test_quick_benchmark_writes_its_figures(tmp_path: Path) -> None:
     assert cold["import"]["app_import_ms"] > 0 and cold["import"]["sdk_import_ms"] > 0
     assert cold["first_invocation"]["first_incoming_ms"] > 0 and cold["first_invocation"]["first_callback_ms"] > 0
     assert all({"name", "target", "measured", "met"} <= set(t) for t in results["targets"])
+    growth = results["listing_growth"]["sizes"]
+    assert [size["calls"] for size in growth] == results["meta"]["options"]["growth_sizes"]
+    assert all(size[q]["calls_shown"] == 50 and size[q]["table_requests"] >= 1 for size in growth
+               for q in ("plain", "state=failed", "direction=outbound") if size["calls"] >= 300)
     assert "**Targets**" in (tmp_path / "bench.md").read_text()
