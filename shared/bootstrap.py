@@ -20,6 +20,7 @@ from shared.errors import ConfigError, RulesError
 if TYPE_CHECKING:
     from shared.adapters.acs import CallControl
     from shared.adapters.callback_auth import CallbackVerifier
+    from shared.adapters.legs import TableLegStore
     from shared.adapters.store import CallStore
 
 log = logging.getLogger("callsteer")
@@ -45,6 +46,8 @@ class Services:
     clock: Callable[[], datetime]
     # None only when ACS_CALLBACK_VERIFY_JWT=false: callbacks are then checked by their URL token alone.
     callback_verifier: CallbackVerifier | None
+    # The app's redirects and created calls by correlation id (own legs, hop counts); beside the calls.
+    legs: TableLegStore | None = None
 
 
 def utc_now() -> datetime:
@@ -124,8 +127,11 @@ def build_services(settings: Settings | None = None) -> Services:
 
         def clock() -> datetime:
             return utc_now() + offset
-    return Services(settings=settings, rules=rules, store=TableCallStore(_table_client(settings)),
-                    control=AcsCallControl(_acs_client(settings)), clock=clock, callback_verifier=verifier)
+    from shared.adapters.legs import TableLegStore
+
+    store = TableCallStore(_table_client(settings))
+    return Services(settings=settings, rules=rules, store=store, control=AcsCallControl(_acs_client(settings)),
+                    clock=clock, callback_verifier=verifier, legs=TableLegStore(store))
 
 
 class LazyCallbackVerifier:
