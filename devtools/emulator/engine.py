@@ -13,7 +13,7 @@ from .callbacks import CallbackDispatcher
 from .errors import AcsError, bad_request, call_not_found, not_established, not_found
 from .events import (ADD_CANCELLED, CANCEL_TOO_LATE, CANCEL_UNKNOWN_INVITATION, CONNECTED, ENDED_BY_APP,
                      ENDED_BY_REMOTE, ENDED_BY_REMOTE_PSTN, ENDED_BY_TRANSFER, LOCATOR_NOT_FOUND, PARTICIPANT_ADDED,
-                     PARTICIPANT_NOT_IN_CALL, PARTICIPANT_REMOVED, RING_FAILURES, TERMINATED_BY_APP,
+                     PARTICIPANT_NOT_IN_CALL, PARTICIPANT_REMOVED, RING_FAILURES, TERMINATED_BY_APP, recorded_result,
                      TRANSFER_ACCEPTED, ResultInformation, cloud_event, incoming_call_event)
 from .identifiers import COMMUNICATION_USER, Identifier
 from .model import (CallConnection, CallState, IncomingCall, IncomingCallState, Invitation, InvitationState, Outcome,
@@ -50,9 +50,12 @@ def _caller_id_required(verb: str) -> AcsError:
 
 
 def _new_server_call_id() -> str:
-    # Real serverCallIds are base64 of a conversation URL; the shape is what the app may rely on.
-    url = f"https://emulator.invalid/conv/{uuid.uuid4().hex}"
-    return base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
+    # As recorded (every file in ../shared/acs-recordings/): standard base64, padding kept, of a conversation URL,
+    # 168 to 196 characters long.
+    conversation = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+    url = (f"https://api.flightproxy.skype.com/api/v2/cp/conv-usea-01-prod-aks.conv.skype.com/conv/{conversation}"
+           f"?i=10-60-{secrets.randbelow(256)}-{secrets.randbelow(256)}&e={secrets.randbelow(10**18):018d}")
+    return base64.b64encode(url.encode()).decode()
 
 
 class CallEngine:
@@ -410,15 +413,16 @@ class CallEngine:
         if not call.is_active:
             return
         call.state = CallState.CONNECTED
-        self._emit(call, "CallConnected", CONNECTED, operationContext=call.operation_context)
+        self._emit(call, "CallConnected", recorded_result(call.api_version, CONNECTED))
         await self._participants_updated(call)
 
     async def _participants_updated(self, call: CallConnection) -> None:
-        self._emit(call, "ParticipantsUpdated", None, sequenceNumber=call.next_sequence_number(),
-                   participants=[p.to_model() for p in call.participants])
+        self._emit(call, "ParticipantsUpdated", recorded_result(call.api_version, CONNECTED),
+                   sequenceNumber=call.next_sequence_number(), participants=[p.to_model() for p in call.participants])
 
     async def _disconnected(self, call: CallConnection, result: ResultInformation) -> None:
-        self._emit(call, "CallDisconnected", result, operationContext=call.operation_context)
+        # As recorded: no operationContext on CallConnected/CallDisconnected (see events.recorded_result).
+        self._emit(call, "CallDisconnected", recorded_result(call.api_version, result))
 
     async def _dial_out(self, call: CallConnection, legs: dict[str, IncomingCall | None]) -> None:
         rings = [self._leg_outcome(target, DEFAULT_RING_TIMEOUT_S, legs.get(target.raw_id)) for target in call.targets]
@@ -433,7 +437,7 @@ class CallEngine:
             call.participants.append(Participant(target))
             if call.state == CallState.CONNECTING:
                 call.state = CallState.CONNECTED
-                self._emit(call, "CallConnected", CONNECTED, operationContext=call.operation_context)
+                self._emit(call, "CallConnected", recorded_result(call.api_version, CONNECTED))
             await self._participants_updated(call)
         if call.state == CallState.CONNECTING:
             call.state = CallState.DISCONNECTED

@@ -13,6 +13,9 @@ from shared.errors import ValidationError
 INCOMING_CALL = "Microsoft.Communication.IncomingCall"
 _ACS_PREFIX = "Microsoft.Communication."
 _MAX_ID = 256
+# Real serverCallIds are base64 of a conversation URL, 168 to 196 characters in the recordings and with no documented
+# bound (a longer URL makes a longer id): kept to what fits a Table Storage property with room to spare.
+_LONG_IDS = {"incomingCallContext": None, "serverCallId": 8192}
 
 
 def _str(data: Mapping[str, Any], key: str, where: str, required: bool = True) -> str | None:
@@ -23,8 +26,9 @@ def _str(data: Mapping[str, Any], key: str, where: str, required: bool = True) -
         return None
     if not isinstance(value, str):
         raise ValidationError(f"{where}.{key} must be a string", field=f"{where}.{key}")
-    if len(value) > _MAX_ID and key != "incomingCallContext":
-        raise ValidationError(f"{where}.{key} is longer than {_MAX_ID} characters", field=f"{where}.{key}")
+    limit = _LONG_IDS.get(key, _MAX_ID)
+    if limit is not None and len(value) > limit:
+        raise ValidationError(f"{where}.{key} is longer than {limit} characters", field=f"{where}.{key}")
     return value
 
 
