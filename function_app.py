@@ -4,7 +4,7 @@ import logging
 
 import azure.functions as func
 
-from shared import handlers
+from shared import handlers, telemetry
 from shared.bootstrap import get_services
 from shared.domain.call import DIRECTIONS, STATES
 from shared.domain.events import INCOMING_CALL, parse_callback_body, parse_incoming_call
@@ -16,9 +16,13 @@ from shared.http import (
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 log = logging.getLogger("callsteer")
+# With APPLICATIONINSIGHTS_CONNECTION_STRING set, traces and metrics go to Application Insights (the distro is
+# imported now, when the host loads the app, not during the first ring). Each trigger is one span.
+telemetry.configure()
 
 
 @app.event_grid_trigger(arg_name="event")
+@telemetry.invocation
 async def incoming_call(event: func.EventGridEvent) -> None:
     """Answer, reject or redirect a ringing call by the routing rules."""
     if event.event_type != INCOMING_CALL:
@@ -40,6 +44,7 @@ async def incoming_call(event: func.EventGridEvent) -> None:
 
 
 @app.route(route="callbacks/{callKey}/{token}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@telemetry.invocation
 async def callbacks(req: func.HttpRequest) -> func.HttpResponse:
     """Receive Call Automation's callback events for one call and update its state."""
 
@@ -55,6 +60,7 @@ async def callbacks(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @app.route(route="calls/{callId}", methods=["GET"])
+@telemetry.invocation
 async def get_call(req: func.HttpRequest) -> func.HttpResponse:
     """One call: its state, participants, decision and event log."""
 
@@ -65,6 +71,7 @@ async def get_call(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @app.route(route="calls", methods=["GET"])
+@telemetry.invocation
 async def list_calls(req: func.HttpRequest) -> func.HttpResponse:
     """Calls, newest first, with optional state and direction filters."""
 
@@ -77,6 +84,7 @@ async def list_calls(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @app.route(route="calls", methods=["POST"])
+@telemetry.invocation
 async def create_call(req: func.HttpRequest) -> func.HttpResponse:
     """Place a call to one target (1:1) or several (group)."""
 
@@ -87,6 +95,7 @@ async def create_call(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @app.route(route="calls:connect", methods=["POST"])
+@telemetry.invocation
 async def connect_call(req: func.HttpRequest) -> func.HttpResponse:
     """Connect to an existing server call, group call or room."""
 
@@ -97,6 +106,7 @@ async def connect_call(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @app.route(route="calls/{callId}/transfer", methods=["POST"])
+@telemetry.invocation
 async def transfer_call(req: func.HttpRequest) -> func.HttpResponse:
     """Transfer the call (or, with a transferee, one participant of a group call) to a target."""
 
@@ -108,6 +118,7 @@ async def transfer_call(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @app.route(route="calls/{callId}/participants", methods=["POST"])
+@telemetry.invocation
 async def add_participant(req: func.HttpRequest) -> func.HttpResponse:
     """Invite a participant into the call."""
 
@@ -119,6 +130,7 @@ async def add_participant(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @app.route(route="calls/{callId}/invitations/{invitationId}", methods=["DELETE"])
+@telemetry.invocation
 async def cancel_invitation(req: func.HttpRequest) -> func.HttpResponse:
     """Cancel a pending invitation."""
 
@@ -131,6 +143,7 @@ async def cancel_invitation(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @app.route(route="calls/{callId}/participants/{rawId}", methods=["DELETE"])
+@telemetry.invocation
 async def remove_participant(req: func.HttpRequest) -> func.HttpResponse:
     """Remove a participant (its raw id URL-encoded) from the call."""
 
@@ -143,6 +156,7 @@ async def remove_participant(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @app.route(route="calls/{callId}/hangup", methods=["POST"])
+@telemetry.invocation
 async def hang_up(req: func.HttpRequest) -> func.HttpResponse:
     """Hang up: for everyone (terminate) or only the app."""
 
@@ -153,13 +167,37 @@ async def hang_up(req: func.HttpRequest) -> func.HttpResponse:
     return await respond(work)
 
 
+@app.route(route="rules:simulate", methods=["POST"])
+@telemetry.invocation
+async def simulate_rules(req: func.HttpRequest) -> func.HttpResponse:
+    """Which rule takes this call: the decision and every rule evaluated; never calls ACS, writes nothing."""
+
+    async def work(services):
+        return json_response(await handlers.simulate_rules(services, parse_json_object(read_body(req))))
+
+    return await respond(work)
+
+
+@app.route(route="stats", methods=["GET"])
+@telemetry.invocation
+async def get_stats(req: func.HttpRequest) -> func.HttpResponse:
+    """Daily figures per rule: offered, answered, rejected, redirected, failed; ring groups and answer times."""
+
+    async def work(services):
+        return json_response(await handlers.get_stats(services, query_int(req, "days", default=7, low=1, high=31)))
+
+    return await respond(work)
+
+
 @app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@telemetry.invocation
 def openapi(req: func.HttpRequest) -> func.HttpResponse:
     """The OpenAPI 3 document of this API."""
     return openapi_response()
 
 
 @app.route(route="console", methods=["GET"])
+@telemetry.invocation
 def console(req: func.HttpRequest) -> func.HttpResponse:
     """The operator console: the calls and each call's sequence diagram, read from the state API in the browser."""
     from shared import console as page
@@ -167,6 +205,7 @@ def console(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @app.route(route="console/assets/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@telemetry.invocation
 def console_assets(req: func.HttpRequest) -> func.HttpResponse:
     """The console's script and style sheet: static, no data (a <script src> cannot carry the function key)."""
     from shared import console as page

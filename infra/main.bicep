@@ -73,10 +73,17 @@ param acsDataLocation string = 'United States'
 @description('Default caller id (E.164, a number the ACS resource owns) for outgoing legs; empty for none.')
 param acsCallerId string = ''
 
-@description('Comma-separated E.164 numbers whose calls are sent to the app; empty sends every IncomingCall of the ACS resource.')
+@description('Comma-separated E.164 numbers whose calls are sent to the app; empty: the incomingCallFilter decides.')
 param incomingCallNumbers string = ''
 
-@description('Create the Event Grid subscription to the incoming_call function. Leave false until the code is deployed: Azure rejects a subscription to a function that does not exist yet. The azd postdeploy hook sets it.')
+@description('Which IncomingCall events reach the app when incomingCallNumbers is empty: phoneNumbers (default) sends calls to any phone number of the ACS resource; all also sends calls to ACS and Teams users, among them the legs the app itself creates (an explicit choice: see README.md, Deploy to Azure).')
+@allowed([
+  'phoneNumbers'
+  'all'
+])
+param incomingCallFilter string = 'phoneNumbers'
+
+@description('Create the Event Grid subscriptions to the incoming_call and recording_file_status functions. Leave false until the code is deployed: Azure rejects a subscription to a function that does not exist yet. The azd postdeploy hook sets it.')
 param subscribeIncomingCall bool = false
 
 @description('Minutes Event Grid keeps retrying an IncomingCall (1 to 5).')
@@ -184,7 +191,9 @@ module rbac 'app/rbac.bicep' = {
   scope: rg
   params: {
     principalId: identity.outputs.principalId
+    acsPrincipalId: communication.outputs.principalId
     storageAccountName: storage.outputs.name
+    recordingsContainerName: storage.outputs.recordingsContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     communicationServiceName: communication.outputs.name
     keyVaultName: keyVault.outputs.name
@@ -214,6 +223,7 @@ module functionApp 'app/function.bicep' = {
     acsCallerId: acsCallerId
     callbackSecretUri: keyVault.outputs.secretUri
     routingRules: rules
+    recordingsContainerUrl: storage.outputs.recordingsContainerUrl
   }
   // The app must not start before it may read its secret, storage and ACS.
   dependsOn: [
@@ -229,8 +239,21 @@ module incomingCallSubscription 'app/incoming-call-subscription.bicep' = if (sub
     functionAppName: functionApp.outputs.name
     name: '${abbrs.eventGridEventSubscriptions}incoming-call'
     calledNumbers: calledNumbers
+    calledParty: incomingCallFilter
     eventTimeToLiveInMinutes: incomingCallEventTtlMinutes
     maxDeliveryAttempts: incomingCallMaxDeliveryAttempts
+  }
+}
+
+// Call recordings (voicemail): RecordingFileStatusUpdated to recording_file_status, in the same second
+// pass as the IncomingCall subscription (the function must exist first).
+module recordingSubscription 'app/recording-subscription.bicep' = if (subscribeIncomingCall) {
+  name: 'recording-subscription'
+  scope: rg
+  params: {
+    systemTopicName: communication.outputs.systemTopicName
+    functionAppName: functionApp.outputs.name
+    name: '${abbrs.eventGridEventSubscriptions}recording-file-status'
   }
 }
 
@@ -245,3 +268,4 @@ output ACS_RESOURCE_NAME string = communication.outputs.name
 output ACS_ENDPOINT string = communication.outputs.endpoint
 output EVENT_GRID_SYSTEM_TOPIC_NAME string = communication.outputs.systemTopicName
 output INCOMING_CALL_SUBSCRIBED bool = subscribeIncomingCall
+output RECORDINGS_CONTAINER_URL string = storage.outputs.recordingsContainerUrl

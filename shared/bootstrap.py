@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from shared.adapters.acs import CallControl
     from shared.adapters.callback_auth import CallbackVerifier
     from shared.adapters.legs import TableLegStore
+    from shared.adapters.stats_store import TableStatsStore
     from shared.adapters.store import CallStore
 
 log = logging.getLogger("callsteer")
@@ -48,6 +49,8 @@ class Services:
     callback_verifier: CallbackVerifier | None
     # The app's redirects and created calls by correlation id (own legs, hop counts); beside the calls.
     legs: TableLegStore | None = None
+    # The daily figures (GET /api/stats), counted as calls are written.
+    stats: TableStatsStore | None = None
 
 
 def utc_now() -> datetime:
@@ -81,15 +84,16 @@ def _credential():
     return DefaultAzureCredential()
 
 
-def _table_client(settings: Settings):
+def _table_client(settings: Settings, table: str | None = None):
     from azure.data.tables.aio import TableClient
 
     from shared.adapters.store import TABLE_NAME
 
+    table = table or TABLE_NAME
     if settings.tables.connection_string:
-        return TableClient.from_connection_string(settings.tables.connection_string, TABLE_NAME,
+        return TableClient.from_connection_string(settings.tables.connection_string, table,
                                                   transport=AioHttpTransport(), **TABLES_RETRY)
-    return TableClient(settings.tables.endpoint, TABLE_NAME, credential=_credential(), transport=AioHttpTransport(),
+    return TableClient(settings.tables.endpoint, table, credential=_credential(), transport=AioHttpTransport(),
                        **TABLES_RETRY)
 
 
@@ -107,6 +111,7 @@ def _acs_client(settings: Settings):
 
 def build_services(settings: Settings | None = None) -> Services:
     from shared.adapters.acs import AcsCallControl
+    from shared.adapters.stats_store import STATS_TABLE, TableStatsStore
     from shared.adapters.store import TableCallStore
 
     settings = settings or load_settings()
@@ -131,7 +136,8 @@ def build_services(settings: Settings | None = None) -> Services:
 
     store = TableCallStore(_table_client(settings))
     return Services(settings=settings, rules=rules, store=store, control=AcsCallControl(_acs_client(settings)),
-                    clock=clock, callback_verifier=verifier, legs=TableLegStore(store))
+                    clock=clock, callback_verifier=verifier, legs=TableLegStore(store),
+                    stats=TableStatsStore(_table_client(settings, STATS_TABLE)))
 
 
 class LazyCallbackVerifier:
@@ -182,3 +188,5 @@ async def close_services() -> None:
     if services is not None:
         await services.store.close()
         await services.control.close()
+        if services.stats is not None:
+            await services.stats.close()

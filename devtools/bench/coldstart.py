@@ -163,6 +163,31 @@ def import_times(runs: int, pycache: str) -> dict[str, Any]:
     }
 
 
+# A connection string that exports nowhere (the ingestion endpoint is a closed local port): what is measured is
+# the import and set-up of the Azure Monitor distro, which the app does only when the setting is present.
+OFFLINE_CONNECTION_STRING = ("InstrumentationKey=00000000-0000-0000-0000-000000000000;"
+                             "IngestionEndpoint=http://127.0.0.1:9/")
+
+
+def telemetry_cost(runs: int, pycache: str) -> dict[str, Any]:
+    """Median `import function_app` without and with APPLICATIONINSIGHTS_CONNECTION_STRING, runs interleaved so
+    both see the same machine load (bytecode cached, as in the deployed package)."""
+    off = cached_bytecode_env(pycache, {k: v for k, v in os.environ.items()
+                                        if k != "APPLICATIONINSIGHTS_CONNECTION_STRING"})
+    on = {**off, "APPLICATIONINSIGHTS_CONNECTION_STRING": OFFLINE_CONNECTION_STRING}
+    for env in (off, on):
+        _time_import(["import function_app"], env)
+    without, with_ = [], []
+    for _ in range(runs):
+        without.append(_time_import(["import function_app"], off))
+        with_.append(_time_import(["import function_app"], on))
+    med = statistics.median
+    return {"runs": runs, "import_ms_without": round(med(without) * 1000, 2),
+            "import_ms_with": round(med(with_) * 1000, 2),
+            "added_ms": round((med(with_) - med(without)) * 1000, 2),
+            "ratio": round(med(with_) / med(without), 3)}
+
+
 _DATACLASS_PROBE = """
 import dataclasses, json, sys, time
 sys.path.insert(0, %r)
@@ -329,6 +354,11 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--first-invocation"]:
         sys.path.insert(0, str(PROJECT_ROOT))
         _child()
+    elif sys.argv[1:2] == ["--telemetry"]:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="callsteer-bench-pycache-") as cache:
+            print(json.dumps(telemetry_cost(int(sys.argv[2]) if len(sys.argv) > 2 else 7, cache), indent=2))
     else:
         import tempfile
 

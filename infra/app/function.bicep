@@ -30,6 +30,8 @@ param acsImmutableResourceId string
 param acsCallerId string = ''
 param callbackSecretUri string
 param routingRules string
+@description('URL of the private container ACS writes call recordings into (voicemail).')
+param recordingsContainerUrl string
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: zone redundancy on Flex Consumption is offered in some regions only and needs always-ready instances; it stays an opt-in for production.
@@ -133,6 +135,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     CALLBACK_SECRET: '@Microsoft.KeyVault(SecretUri=${callbackSecretUri})'
     TABLES_ENDPOINT: storageTableEndpoint
     ROUTING_RULES: routingRules
+    RECORDINGS_CONTAINER_URL: recordingsContainerUrl
   }
 }
 

@@ -2,11 +2,24 @@
 // Azure validates the destination when the subscription is created, so the function must already be
 // deployed: main.bicep deploys this module only once SUBSCRIBE_INCOMING_CALL is true, which the azd
 // postdeploy hook sets before provisioning a second time (infra/hooks/postdeploy.*).
+//
+// Filtered on the called party by default. ACS raises an IncomingCall for every call to an ACS user or an
+// owned number, including the legs the app itself creates (ring groups, add participant, transfer,
+// redirect): its incoming-call docs recommend subscription filters, since without them such legs can loop.
+// So by default only calls to phone numbers (data.to.rawId begins with '4:') reach the app; with
+// calledNumbers, exactly those numbers; calledParty 'all' (the operator's explicit choice) takes every
+// IncomingCall of the resource, calls to ACS and Teams users included.
 param systemTopicName string
 param functionAppName string
 param name string = 'incoming-call'
-@description('Called numbers (E.164) whose calls this app steers; empty for every call to the ACS resource.')
+@description('Called numbers (E.164, with the +) whose calls this app steers; empty for the calledParty filter.')
 param calledNumbers array = []
+@description('Without calledNumbers: phoneNumbers (default) takes calls to any phone number of the resource; all widens to every IncomingCall, calls to ACS and Teams users included.')
+@allowed([
+  'phoneNumbers'
+  'all'
+])
+param calledParty string = 'phoneNumbers'
 @description('How long Event Grid keeps retrying an IncomingCall. The call rings for well under a minute: a later delivery is useless.')
 @minValue(1)
 @maxValue(5)
@@ -15,6 +28,25 @@ param eventTimeToLiveInMinutes int = 1
 @minValue(1)
 @maxValue(5)
 param maxDeliveryAttempts int = 2
+
+// A phone number's raw id is '4:' and the number in E.164 (see the recorded IncomingCall payloads).
+var calledRawIds = [for number in calledNumbers: '4:${number}']
+var calledPartyFilters = (calledParty == 'all') ? [] : [
+  {
+    operatorType: 'StringBeginsWith'
+    key: 'data.to.rawId'
+    values: [
+      '4:'
+    ]
+  }
+]
+var advancedFilters = empty(calledNumbers) ? calledPartyFilters : [
+  {
+    operatorType: 'StringIn'
+    key: 'data.to.rawId'
+    values: calledRawIds
+  }
+]
 
 resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
   name: systemTopicName
@@ -42,13 +74,7 @@ resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-
         'Microsoft.Communication.IncomingCall'
       ]
       enableAdvancedFilteringOnArrays: false
-      advancedFilters: empty(calledNumbers) ? [] : [
-        {
-          operatorType: 'StringIn'
-          key: 'data.to.phoneNumber.value'
-          values: calledNumbers
-        }
-      ]
+      advancedFilters: advancedFilters
     }
     retryPolicy: {
       eventTimeToLiveInMinutes: eventTimeToLiveInMinutes

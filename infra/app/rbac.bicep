@@ -1,7 +1,11 @@
-// Every role the app's user-assigned identity holds, each at the narrowest scope that works.
-// Built-in role definition ids are the same in every tenant; each is named beside its GUID.
+// Every role the app's user-assigned identity holds, and the one role of ACS's own identity, each at the
+// narrowest scope that works. Built-in role definition ids are the same in every tenant; each is named
+// beside its GUID.
 param principalId string
+@description('Principal of the system-assigned identity of the ACS resource, which writes call recordings.')
+param acsPrincipalId string
 param storageAccountName string
+param recordingsContainerName string
 param applicationInsightsName string
 param communicationServiceName string
 param keyVaultName string
@@ -21,10 +25,24 @@ var roles = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   // Key Vault Secrets User: read CALLBACK_SECRET through the Key Vault reference.
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  // For the ACS identity, on the recordings container only (ACS docs, Bring your own storage: it needs this
+  // role to write recordings; they assign it on the account, the container keeps ACS out of the host keys).
+  // Storage Blob Data Contributor: ACS writes call recordings (voicemail).
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource recordingsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobService
+  name: recordingsContainerName
 }
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -91,5 +109,15 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     principalId: principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+  }
+}
+
+resource recordingsWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(recordingsContainer.id, acsPrincipalId, roles.storageBlobDataContributor)
+  scope: recordingsContainer
+  properties: {
+    principalId: acsPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
   }
 }

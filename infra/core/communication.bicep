@@ -1,6 +1,8 @@
 // The Azure Communication Services resource and the Event Grid system topic that publishes its
 // events (IncomingCall among them). The subscription to the topic lives in app/incoming-call-subscription.bicep.
 // Local (access key) auth is off: the app reaches ACS with its managed identity only (Entra ID).
+// ACS has its own system-assigned identity, with which it writes call recordings into the recordings
+// container (Bring your own storage; the role is in app/rbac.bicep).
 param name string
 param systemTopicName string
 param tags object = {}
@@ -12,6 +14,9 @@ resource acs 'Microsoft.Communication/communicationServices@2025-05-01' = {
   name: name
   location: 'global'
   tags: tags
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     dataLocation: dataLocation
     disableLocalAuth: true
@@ -34,3 +39,5 @@ output endpoint string = 'https://${acs.properties.hostName}'
 // The immutable resource id is the audience of the JWTs that sign Call Automation callbacks.
 output immutableResourceId string = acs.properties.immutableResourceId
 output systemTopicName string = systemTopic.name
+// The principal of ACS's own identity (writes call recordings).
+output principalId string = acs.identity.principalId

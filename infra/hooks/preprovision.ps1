@@ -1,6 +1,9 @@
 # azd preprovision hook (Windows): make sure this azd environment has a CALLBACK_SECRET.
 # Generated once and kept in the azd environment, so provisioning again does not rotate it.
 $ErrorActionPreference = 'Stop'
+# Provisioning writes infra/routing-rules.json into the app's ROUTING_RULES: refuse a bad ruleset first.
+& (Join-Path $PSScriptRoot 'predeploy.ps1')
+if ($LASTEXITCODE -ne 0) { exit 1 }
 if ($env:CALLBACK_SECRET) {
     Write-Host 'CALLBACK_SECRET is set for this environment.'
     exit 0

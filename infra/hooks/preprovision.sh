@@ -3,6 +3,8 @@
 # It is generated once and kept in the environment (.azure/<env>/.env, git-ignored), so provisioning
 # again does not rotate it and calls in progress keep valid callback tokens. Bicep stores it in Key Vault.
 set -eu
+# Provisioning writes infra/routing-rules.json into the app's ROUTING_RULES: refuse a bad ruleset first.
+sh "$(dirname "$0")/predeploy.sh"
 if [ -n "${CALLBACK_SECRET:-}" ]; then
   echo "CALLBACK_SECRET is set for this environment."
   exit 0

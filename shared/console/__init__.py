@@ -28,6 +28,8 @@ ASSETS = {
     "diagram.js": "text/javascript; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
+    "operator.js": "text/javascript; charset=utf-8",
+    "operator.css": "text/css; charset=utf-8",
 }
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "

@@ -211,7 +211,8 @@
                          ms: isFinite(when) ? when : start, order: i})];
       // A failed operation still reached its target when ACS had accepted it and reported the outcome later (an
       // invitation declined, a transfer that failed); one ACS refused outright was never accepted: it reached nobody.
-      var refused = failed && !op.acceptedAt && !op.invitationId;
+      // A create or connect is recorded only once ACS has accepted it.
+      var refused = failed && !op.acceptedAt && !op.invitationId && !/^(createCall|connect)$/.test(op.action);
       var effect = op.action === "reject" ? "rejected (" + reason + ")" : EFFECTS[op.action];
       if (effect && !refused) {
         reachedBy(op).forEach(function (raw) {

@@ -7,10 +7,9 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shared.domain.events import IncomingCall
 from shared.domain.identifiers import ACS_USER, KINDS, PHONE, TEAMS_USER, Identifier, kind_of_raw_id, parse_phone_number, parse_target
 from shared.domain.steps import (
     STRATEGIES, Calendar, Step, calendar_names, check_plan_size, check_step, parse_calendars, parse_flows, parse_step,
@@ -23,6 +22,19 @@ _TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 _PHONE_PATTERN = re.compile(r"\+[0-9*?]+")
 _MATCH_KEYS = {"to", "from", "callerKind", "within", "outside", "headers", "calendar", "notCalendar"}
 _WINDOW_KEYS = {"timezone", "days", "start", "end"}
+
+
+class Routable(Protocol):
+    """What routing reads of a call: an IncomingCall, or the facts of a simulated one."""
+
+    @property
+    def to(self) -> Identifier: ...
+
+    @property
+    def from_(self) -> Identifier: ...
+
+    @property
+    def custom_headers(self) -> Mapping[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -59,27 +71,36 @@ class Match:
     calendars: tuple[Calendar, ...] | None = None
     not_calendars: tuple[Calendar, ...] | None = None
 
-    def holds(self, call: IncomingCall, now: datetime) -> bool:
+    def failures(self, call: Routable, now: datetime) -> tuple[str, ...]:
+        """The match keys (as the rules write them) that the call does not satisfy; empty when the rule applies."""
+        failed: list[str] = []
         if self.to is not None and not _matches_any(call.to, self.to):
-            return False
+            failed.append("to")
         if self.from_ is not None and not _matches_any(call.from_, self.from_):
-            return False
+            failed.append("from")
         if self.caller_kinds is not None and call.from_.kind not in self.caller_kinds:
-            return False
+            failed.append("callerKind")
         if self.within is not None and not self.within.contains(now):
-            return False
+            failed.append("within")
         if self.outside is not None and self.outside.contains(now):
-            return False
+            failed.append("outside")
         if self.calendars is not None and not any(c.contains(now) for c in self.calendars):
-            return False
+            failed.append("calendar")
         if self.not_calendars is not None and any(c.contains(now) for c in self.not_calendars):
-            return False
-        if self.headers:
-            present = {name.lower(): value for name, value in call.custom_headers.items()}
-            for name, patterns in self.headers:
-                value = present.get(name.lower())
-                if value is None or not any(fnmatch.fnmatchcase(value, p) for p in patterns):
-                    return False
+            failed.append("notCalendar")
+        if self.headers and not self._headers_hold(call):
+            failed.append("headers")
+        return tuple(failed)
+
+    def holds(self, call: Routable, now: datetime) -> bool:
+        return not self.failures(call, now)
+
+    def _headers_hold(self, call: Routable) -> bool:
+        present = {name.lower(): value for name, value in call.custom_headers.items()}
+        for name, patterns in self.headers:
+            value = present.get(name.lower())
+            if value is None or not any(fnmatch.fnmatchcase(value, p) for p in patterns):
+                return False
         return True
 
 
@@ -122,18 +143,46 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """One rule tried against a call: whether it matched, and if not, which of its match keys failed."""
+
+    rule: str
+    matched: bool
+    failed: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "matched": True} if self.matched else \
+            {"rule": self.rule, "matched": False, "failed": list(self.failed)}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a call got its decision: every rule evaluated, in order, up to the one that matched."""
+
+    decision: Decision
+    evaluated: tuple[Evaluation, ...]
+
+
+@dataclass(frozen=True)
 class Ruleset:
     """An ordered list of rules and the default that applies when none matches."""
 
     rules: tuple[Rule, ...]
     default: Decision
 
-    def decide(self, call: IncomingCall, now: datetime) -> Decision:
-        """The first matching rule's decision, else the default."""
+    def explain(self, call: Routable, now: datetime) -> Explanation:
+        """The decision and its trace: each rule tried in order, with the keys that failed, up to the winner."""
+        evaluated: list[Evaluation] = []
         for rule in self.rules:
-            if rule.match.holds(call, now):
-                return rule.decision
-        return self.default
+            failed = rule.match.failures(call, now)
+            evaluated.append(Evaluation(rule.name, not failed, failed))
+            if not failed:
+                return Explanation(rule.decision, tuple(evaluated))
+        return Explanation(self.default, tuple(evaluated))
+
+    def decide(self, call: Routable, now: datetime) -> Decision:
+        """The first matching rule's decision, else the default."""
+        return self.explain(call, now).decision
 
 
 # ---- loading -------------------------------------------------------------------------------------------------

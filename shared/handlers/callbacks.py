@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from shared import telemetry
 from shared.bootstrap import Services
 from shared.adapters.store import DuplicateEvent
 from shared.domain import plan as plans
@@ -16,6 +17,7 @@ from shared.domain.events import CallEvent
 from shared.errors import ConcurrencyConflict, StoreUnavailable, Unauthorized
 from shared.adapters.acs import REPEATABILITY_WINDOW
 from shared.domain import operations as ops
+from shared.handlers import stats
 from shared.handlers.core import MAX_WRITE_ATTEMPTS, backoff, given_up, run, settle
 
 log = logging.getLogger("callsteer")
@@ -32,16 +34,21 @@ class CallbackOutcome:
 
 async def authenticate_callback(services: Services, call_key: str, token: str, authorization: str | None) -> None:
     """Refuse a callback unless its URL token was made by this app for this call key and ACS signed it."""
-    if not token_matches(services.settings.callback.secret, call_key, token):
-        raise Unauthorized("callback URL token does not match its call key")
-    if services.callback_verifier is not None:
-        await services.callback_verifier.verify(authorization)
+    try:
+        if not token_matches(services.settings.callback.secret, call_key, token):
+            raise Unauthorized("callback URL token does not match its call key")
+        if services.callback_verifier is not None:
+            await services.callback_verifier.verify(authorization)
+    except Unauthorized:
+        telemetry.count_callback("unknown", "unauthorized")
+        raise
 
 
 async def on_callback(services: Services, call_key: str, events: list[CallEvent]) -> CallbackOutcome:
     """Apply callback events to their calls, then carry out the follow-ups they lead to; repeats change nothing."""
     applied = duplicates = 0
     by_call: dict[str, list[CallEvent]] = {}
+    telemetry.annotate(event_type=sorted({e.name for e in events}))
     for event in events:
         by_call.setdefault(event.call_connection_id, []).append(event)
     for connection_id, call_events in by_call.items():
@@ -83,6 +90,7 @@ async def _apply_events(services: Services, call_key: str, connection_id: str, e
             return None, 0, duplicates, []
         loaded = await services.store.load(connection_id)
         if loaded is not None and not hmac.compare_digest(loaded.call.call_key.encode(), call_key.encode()):
+            telemetry.count_callback("unknown", "unauthorized")
             raise Unauthorized("callback events name a call that this callback URL was not issued for")
         now = services.clock()
         call = loaded.call if loaded else new_call_from_event(pending[0], call_key, now)
@@ -97,6 +105,7 @@ async def _apply_events(services: Services, call_key: str, connection_id: str, e
         except DuplicateEvent as dup:
             repeated = pending.pop(dup.index)
             duplicates += 1
+            telemetry.count_callback(repeated.name, "duplicate")
             log.info("callback connection=%s: event %s (%s) was already applied; skipped", connection_id,
                      repeated.id, repeated.name)
             continue
@@ -104,6 +113,10 @@ async def _apply_events(services: Services, call_key: str, connection_id: str, e
             # Another instance wrote this call between our read and write: read again and re-apply.
             await backoff(attempt)
             continue
+        for event in pending:
+            telemetry.count_callback(event.name, "applied")
+        telemetry.annotate_call(call)
+        await stats.observe(services, loaded.call if loaded else None, call)
         log.info("callback connection=%s correlation=%s events=%s state=%s->%s follow-ups=%d", connection_id,
                  call.correlation_id or "-", ",".join(e.name for e in pending), before, call.state, len(commands))
         return call, len(pending), duplicates, commands

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable
 
+from shared import telemetry
 from shared.adapters.acs import Repeatability
 from shared.adapters.store import CallExists
 from shared.bootstrap import Services
@@ -21,6 +22,7 @@ from shared.domain.identifiers import PHONE, parse_target
 from shared.domain.legs import leg_headers
 from shared.domain.operations import Operation
 from shared.errors import AcsError, ConcurrencyConflict, NotFound, StoreUnavailable
+from shared.handlers import stats
 
 log = logging.getLogger("callsteer")
 # Optimistic writes retried under contention (jittered, growing backoff) before answering 503.
@@ -96,8 +98,10 @@ def url(services: Services, call_key: str) -> str:
 
 async def record_new(services: Services, declared: Call) -> Call:
     """Insert a call the app just created; if a callback raced ahead and made the row, merge into it."""
+    telemetry.annotate_call(declared)
     try:
         await services.store.insert(declared)
+        await stats.observe(services, None, declared)
         return declared
     except CallExists:
         pass
@@ -106,6 +110,7 @@ async def record_new(services: Services, declared: Call) -> Call:
         if found is None:
             try:
                 await services.store.insert(declared)
+                await stats.observe(services, None, declared)
                 return declared
             except CallExists:
                 continue
@@ -117,6 +122,7 @@ async def record_new(services: Services, declared: Call) -> Call:
         except ConcurrencyConflict:
             await backoff(attempt)
             continue
+        await stats.observe(services, loaded.call, merged)
         await run(services, merged, commands)
         return merged
     raise StoreUnavailable(f"call {declared.id} kept changing under {MAX_WRITE_ATTEMPTS} write attempts")
@@ -133,11 +139,14 @@ async def update(services: Services, call_id: str, mutate: Callable[[Call, datet
             raise NotFound(f"no call with id {call_id!r}")
         now = services.clock()
         call, commands = plans.advance(mutate(loaded.call, now), now)
+        telemetry.annotate_call(call)
         try:
             await services.store.save(call, loaded.etag, [])
-            return call, commands
         except ConcurrencyConflict:
             await backoff(attempt)
+            continue
+        await stats.observe(services, loaded.call, call)
+        return call, commands
     raise StoreUnavailable(f"call {call_id} kept changing under {MAX_WRITE_ATTEMPTS} write attempts")
 
 

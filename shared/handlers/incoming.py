@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from shared import telemetry
 from shared.adapters.acs import Repeatability
 from shared.bootstrap import Services
 from shared.domain.call import Call, answer_context, call_from_decision
@@ -54,6 +55,7 @@ async def on_incoming_call(services: Services, incoming: IncomingCall) -> Call |
     elif isinstance(decision, Answer) and decision.plan is not None and leg is None:
         # Its follow-ups may steer it on: they need the redirects counted so far (read while ACS answers).
         hops_read = asyncio.ensure_future(hops_so_far(services, incoming))
+    telemetry.annotate(correlation_id=incoming.correlation_id, rule=decision.rule, action=decision.action)
     call_key = inbound_call_key(incoming.event_id)
     # Derived from the event id: a redelivered or racing copy of this event repeats the very same ACS request,
     # which ACS answers once.
@@ -83,6 +85,7 @@ async def on_incoming_call(services: Services, incoming: IncomingCall) -> Call |
             # later success is the call's only record.
             log.error("incoming call %s: %s by rule %r failed (status=%s code=%s); asking for redelivery",
                       incoming.correlation_id, decision.action, decision.rule, exc.status, exc.code)
+            telemetry.count_call(decision.rule, decision.action, "retry")
             raise
         error = error_dict(decision.action, exc)
         log.error("incoming call %s: %s by rule %r failed: status=%s code=%s retryable=%s", incoming.correlation_id,
@@ -93,6 +96,7 @@ async def on_incoming_call(services: Services, incoming: IncomingCall) -> Call |
     if hop:
         declared = replace(declared, decision={**(declared.decision or {}), "hop": hop})
     call = await record_new(services, declared)
+    telemetry.count_call(decision.rule, decision.action, "failed" if error else "ok")
     log.info("incoming call correlation=%s connection=%s from=%s to=%s rule=%r action=%s%s state=%s",
              incoming.correlation_id, connection_id or "-", incoming.from_.masked(), incoming.to.masked(),
              decision.rule, decision.action, _decision_detail(decision), call.state)

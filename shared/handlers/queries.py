@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from shared import telemetry
 from shared.bootstrap import Services
 from shared.domain.call import Call, reconcile_ended
 from shared.errors import AcsError, ConcurrencyConflict, NotFound
@@ -20,6 +21,7 @@ async def get_call(services: Services, call_id: str) -> dict[str, Any]:
         raise NotFound(f"no call with id {call_id!r}")
     loaded, events = found
     call = loaded.call
+    telemetry.annotate_call(call)
     stale_after = timedelta(seconds=services.settings.stale_call_seconds)
     if not call.ended and call.call_connection_id and services.clock() - call.updated_at >= stale_after:
         call, events = await _reconcile(services, loaded, events)

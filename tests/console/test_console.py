@@ -363,6 +363,25 @@ def test_the_diagram_works_without_operations(console: Console, page: Any) -> No
     assert [(s["label"], s["failed"], s.get("result")) for s in model["steps"]][2:] == [("redirect", True, "400 BadRequest")]
 
 
+def test_an_accepted_action_that_failed_later_still_reached_its_targets_and_a_refused_one_did_not(
+        console: Console, page: Any) -> None:
+    """CreateCallFailed after ACS took the request: both callees were rung. A transfer ACS refused: no arrow."""
+    page.goto(console.url)
+    page.wait_for_function("() => window.CallsteerDiagram")
+    group = console.calls["group"]
+    create = next(op for op in group["operations"] if op["action"] == "createCall")
+    unanswered = {**group, "state": "failed", "events": [], "operations": [
+        {**create, "status": "failed", "result": {"code": 408, "subCode": 10004, "message": "no answer"}}]}
+    model = page.evaluate("call => CallsteerDiagram.build(call)", unanswered)
+    effects = [(s["to"], s["label"]) for s in model["steps"] if s["kind"] == "effect"]
+    assert effects == [("p1", "rings"), ("p2", "rings")]
+    assert [line["label"] for line in model["lifelines"][2:]] == [masked(u) for u in GROUP_USERS]
+    refused = next(op for op in group["operations"] if op["action"] == "transfer")
+    assert refused["status"] == "failed" and "acceptedAt" not in refused
+    model = page.evaluate("call => CallsteerDiagram.build(call)", {**group, "events": [], "operations": [refused]})
+    assert [s["kind"] for s in model["steps"]] == ["action"] and len(model["lifelines"]) == 2
+
+
 def test_a_link_to_an_unknown_call_says_so(console: Console, page: Any) -> None:
     page.goto(f"{console.url}?call=no-such-call")
     page.wait_for_selector("body[data-ready=true]", state="attached")

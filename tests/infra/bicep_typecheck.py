@@ -210,6 +210,8 @@ class Checker:
         if isinstance(expr, list):
             return Value("array", node=expr)
         if isinstance(expr, dict):
+            if "loop_type" in expr:  # [for x in xs: item]: an array of such items
+                return Value("array", node=[expr.get("config")])
             if set(expr) == {"operator"}:
                 return self._operator(ctx, expr["operator"])
             if set(expr) == {"function"}:

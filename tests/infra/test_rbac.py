@@ -1,4 +1,5 @@
-"""rbac.bicep: every role of the app's identity, each built-in role named beside its GUID."""
+"""rbac.bicep: every role of the app's identity and of ACS's own identity, each built-in role named beside
+its GUID, each at its narrowest scope."""
 
 from __future__ import annotations
 
@@ -17,7 +18,11 @@ EXPECTED = {
     "contributor": ("b24988ac-6180-42a0-ab88-20f7382dd24c", "acs"),
     "monitoringMetricsPublisher": ("3913510d-42f4-4e42-8a64-420c390055eb", "applicationInsights"),
     "keyVaultSecretsUser": ("4633458b-17de-408a-b874-0445c86b69e6", "callbackSecret"),
+    # ACS's own identity writes call recordings (Bring your own storage), into that container only.
+    "storageBlobDataContributor": ("ba92f5b4-2d11-453d-a403-e96b0029c9fe", "recordingsContainer"),
 }
+# Whose role each is: the app's user-assigned identity, except the recordings writer.
+GRANTEE = {name: "principalId" for name in EXPECTED} | {"storageBlobDataContributor": "acsPrincipalId"}
 
 
 def assignments(infra):
@@ -55,14 +60,33 @@ def test_every_role_is_assigned_once_at_its_scope(infra):
     assert found == {name: scope for name, (_, scope) in EXPECTED.items()}
 
 
-def test_assignments_go_to_the_apps_identity_as_a_service_principal(infra):
+def test_assignments_go_to_their_identity_as_a_service_principal(infra):
     for name, assignment in assignments(infra).items():
         props = assignment["config"]["properties"]
-        assert props["principalId"] == "principalId", name
+        assert props["principalId"] == GRANTEE[role_of(assignment)], name
         assert props["principalType"] == "ServicePrincipal", name
         guid_args = assignment["config"]["name"]["function"]
         assert guid_args["type"] == "guid", f"{name}: the assignment name must be a deterministic guid()"
-    assert render(infra.main.module("rbac")["params"]["principalId"]) == "identity.outputs.principalId"
+        # the name is derived from that same principal, so two grantees never collide
+        assert GRANTEE[role_of(assignment)] in str(guid_args["parameters"]), name
+    params = infra.main.module("rbac")["params"]
+    assert render(params["principalId"]) == "identity.outputs.principalId"
+    assert render(params["acsPrincipalId"]) == "communication.outputs.principalId"
+
+
+def test_acs_writes_recordings_with_its_system_assigned_identity_into_the_recordings_container(infra):
+    comm = infra["core/communication.bicep"]
+    assert comm.one("Microsoft.Communication/communicationServices")["identity"] == {"type": "SystemAssigned"}
+    assert render(comm.outputs["principalId"]["value"]) == "acs.identity.principalId"
+    rbac = infra[RBAC]
+    container = rbac.resources["recordingsContainer"]
+    assert container["existing"] and container["config"]["name"] == "recordingsContainerName"
+    assert container["config"]["parent"] == "blobService"
+    assert rbac.resources["blobService"]["config"]["parent"] == "storage"
+    assert render(infra.main.module("rbac")["params"]["recordingsContainerName"]) == "storage.outputs.recordingsContainerName"
+    # No other role for ACS's identity: not on the account, whose other containers hold the host's keys.
+    acs_roles = [a for a in assignments(infra).values() if a["config"]["properties"]["principalId"] == "acsPrincipalId"]
+    assert [role_of(a) for a in acs_roles] == ["storageBlobDataContributor"]
 
 
 def test_scopes_are_the_deployed_resources(infra):
@@ -72,6 +96,8 @@ def test_scopes_are_the_deployed_resources(infra):
         "storage": "Microsoft.Storage/storageAccounts",
         "applicationInsights": "Microsoft.Insights/components",
         "acs": "Microsoft.Communication/communicationServices",
+        "blobService": "Microsoft.Storage/storageAccounts/blobServices",
+        "recordingsContainer": "Microsoft.Storage/storageAccounts/blobServices/containers",
         "vault": "Microsoft.KeyVault/vaults",
         "callbackSecret": "Microsoft.KeyVault/vaults/secrets",
     }

@@ -5,7 +5,8 @@ demo started the way the README says (on free ports: only the two URLs of its fi
 records every curl request the block makes. Each request to the API must answer what the section's table promises
 for its route (the status and every field listed), every route of the table must be exercised, and once the calls
 have settled every operation the block sent must have closed as the table says (succeeded; the cancelled
-invitation `cancelled`; the 1:1 transfer leaves its call `transferred`).
+invitation `cancelled`; the 1:1 transfer leaves its call `transferred`). The curl lines of "Running locally" run
+against the same demo (it serves the ports and settings that section sets up by hand).
 """
 
 from __future__ import annotations
@@ -105,8 +106,8 @@ def demo() -> Iterator[Demo]:
         running.signal(signal.SIGTERM)
 
 
-def run_block(demo: Demo, tmp_path: Path) -> list[Request]:
-    block = (example_block().replace(README_HOST, f"127.0.0.1:{demo.host_port}")
+def run_block(demo: Demo, tmp_path: Path, block: str | None = None) -> list[Request]:
+    block = ((block or example_block()).replace(README_HOST, f"127.0.0.1:{demo.host_port}")
              .replace(README_EMULATOR, f"127.0.0.1:{demo.emulator_port}"))
     script = tmp_path / "readme-examples.sh"
     script.write_text(CURL_RECORDER + block, encoding="utf-8")
@@ -181,3 +182,19 @@ def test_every_example_answers_what_the_table_promises_and_every_operation_close
     group = next(c for c in calls if any(op["action"] == "hangUp" for op in c["operations"]))
     assert group["state"] == "disconnected"
     assert by_action["connect"]["state"] == "connected"
+
+
+def test_the_running_locally_curl_lines_place_a_call_and_read_it_back(demo: Demo, tmp_path: Path) -> None:
+    """The lines for "another terminal" after `./dev host`: the demo serves the same ports and settings."""
+    blocks = [b for b in readme.code_blocks(readme.section("Running locally"), "bash")
+              if b.strip() and all(line.startswith("curl ") for line in b.strip().splitlines())]
+    assert len(blocks) == 1, blocks
+    placed, listed = run_block(demo, tmp_path, blocks[0])
+    assert (placed.method, placed.path, placed.status) == ("POST", "/emulator/incoming-calls", 201), placed
+    assert (listed.method, listed.path, listed.status) == ("GET", "/api/calls", 200), listed
+    event = placed.json()
+    # The README's sample output: this call is answered by rule 'sales'.
+    http_json("POST", f"http://127.0.0.1:{demo.emulator_port}/emulator/idle?timeout=10")
+    _, listing = http_json("GET", f"http://127.0.0.1:{demo.host_port}/api/calls?limit=500")
+    call = next(c for c in listing["calls"] if c["correlationId"] == event["data"]["correlationId"])
+    assert call["decision"]["action"] == "answer" and call["decision"]["rule"] == "sales"
