@@ -64,6 +64,8 @@ def _configure_azure_monitor(connection_string: str, env: Mapping[str, str]) -> 
         "connection_string": connection_string,
         # The Functions host already sends the app's logs to Application Insights: traces and metrics only.
         "disable_logging": True,
+        # Process CPU and memory counters: the Functions platform reports them; psutil polling costs start-up time.
+        "enable_performance_counters": False,
         "instrumentation_options": {name: {"enabled": False} for name in _UNUSED_INSTRUMENTATIONS},
     }
     credential = _credential(env.get(AUTHENTICATION_STRING, ""))

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools.stack import PROJECT_ROOT
+from shared.config import SETTING_NAMES
+from shared.telemetry import CONNECTION_STRING as TELEMETRY_SETTING
 
 READY = "running until Ctrl-C"
 URLS = re.compile(r"local host: http://127\.0\.0\.1:(\d+)\s+emulator: http://127\.0\.0\.1:(\d+)\s+"
@@ -64,7 +66,10 @@ class Demo:
 
     @classmethod
     def start(cls, *args: str, timeout: float = 180) -> "Demo":
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # As a newcomer runs it: none of the app's settings that other tests of this session put in os.environ
+        # (their stacks' rules, ports, keys) may reach the demo, which uses its sample settings.
+        env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES and k != TELEMETRY_SETTING}
+        env["PYTHONUNBUFFERED"] = "1"
         process = subprocess.Popen([sys.executable, "-m", "devtools.demo", "--keep-running", *args],
                                    cwd=PROJECT_ROOT, env=env, text=True, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT)
