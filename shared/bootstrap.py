@@ -20,6 +20,7 @@ from shared.errors import ConfigError, RulesError
 if TYPE_CHECKING:
     from shared.adapters.acs import CallControl
     from shared.adapters.callback_auth import CallbackVerifier
+    from shared.adapters.legs import TableLegStore
     from shared.adapters.stats_store import TableStatsStore
     from shared.adapters.store import CallStore
     from shared.adapters.voicemails import VoicemailStore
@@ -47,6 +48,8 @@ class Services:
     clock: Callable[[], datetime]
     # None only when ACS_CALLBACK_VERIFY_JWT=false: callbacks are then checked by their URL token alone.
     callback_verifier: CallbackVerifier | None
+    # The app's redirects and created calls by correlation id (own legs, hop counts); beside the calls.
+    legs: TableLegStore | None = None
     # The daily figures (GET /api/stats), counted as calls are written.
     stats: TableStatsStore | None = None
     # Voicemails left through call flows (their list, and the link from a recording to its call).
@@ -144,10 +147,12 @@ def build_services(settings: Settings | None = None) -> Services:
 
         def clock() -> datetime:
             return utc_now() + offset
+    from shared.adapters.legs import TableLegStore
     from shared.adapters.voicemails import TABLE_NAME as VOICEMAILS, TableVoicemailStore
 
-    return Services(settings=settings, rules=rules, store=TableCallStore(_table_client(settings)),
-                    control=AcsCallControl(_acs_client(settings)), clock=clock, callback_verifier=verifier,
+    store = TableCallStore(_table_client(settings))
+    return Services(settings=settings, rules=rules, store=store, control=AcsCallControl(_acs_client(settings)),
+                    clock=clock, callback_verifier=verifier, legs=TableLegStore(store),
                     voicemails=TableVoicemailStore(_table_client(settings, VOICEMAILS)),
                     stats=TableStatsStore(_table_client(settings, STATS_TABLE)))
 

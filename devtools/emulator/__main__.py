@@ -21,12 +21,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--issuer", default=DEFAULT_ISSUER, help="issuer of the callback JWTs")
     parser.add_argument("--latency-ms", type=int, default=0, help="delay added to every REST response")
     parser.add_argument("--time-scale", type=float, default=1.0, help="multiplier for every timer (0.01 = 100x faster)")
+    parser.add_argument("--owned-number", action="append", default=[], metavar="E164",
+                        help="a phone number of this resource: invitations to it ring the app (repeatable)")
     return parser.parse_args(argv)
 
 
 async def _serve(args: argparse.Namespace) -> None:
     emu = Emulator(app_url=args.app_url, access_key=args.access_key, resource_id=args.resource_id,
-                   issuer=args.issuer, latency_ms=args.latency_ms, time_scale=args.time_scale)
+                   issuer=args.issuer, latency_ms=args.latency_ms, time_scale=args.time_scale,
+                   owned_numbers=args.owned_number)
     await emu.start(port=args.port)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

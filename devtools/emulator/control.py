@@ -97,6 +97,14 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
         emu.clear_faults()
         return web.Response(status=204)
 
+    async def put_owned_numbers(request: web.Request) -> web.Response:
+        body = await _body(request)
+        numbers = body.get("numbers", [])
+        if not isinstance(numbers, list) or not all(isinstance(n, str) and n.startswith("+") for n in numbers):
+            raise bad_request("numbers must be a list of E.164 phone numbers")
+        emu.own_numbers(*numbers)
+        return web.Response(status=204)
+
     async def put_ended_calls(request: web.Request) -> web.Response:
         body = await _body(request)
         emu.ended_calls = body.get("answer", "disconnected")
@@ -114,7 +122,8 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
         return _json(emu.callbacks)
 
     async def get_calls(request: web.Request) -> web.Response:
-        return _json({"calls": [c.to_json() for c in emu.calls.values()], "incomingCalls": emu.incoming_calls})
+        return _json({"calls": [c.to_json() for c in emu.calls.values()], "incomingCalls": emu.incoming_calls,
+                      "ownedNumbers": emu.owned_numbers})
 
     async def get_call(request: web.Request) -> web.Response:
         call = emu.calls.get(request.match_info["call_id"])
@@ -145,6 +154,7 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
         ("DELETE", "/emulator/faults", delete_faults),
         ("POST", "/emulator/calls/{call_id}/hang-up", post_hang_up),
         ("PUT", "/emulator/ended-calls", put_ended_calls),
+        ("PUT", "/emulator/owned-numbers", put_owned_numbers),
         ("GET", "/emulator/requests", get_requests),
         ("GET", "/emulator/callbacks", get_callbacks),
         ("GET", "/emulator/calls", get_calls),

@@ -38,7 +38,7 @@ class Emulator:
 
     def __init__(self, app_url: str = DEFAULT_APP_URL, access_key: str = DEFAULT_ACCESS_KEY,
                  resource_id: str = DEFAULT_RESOURCE_ID, issuer: str = DEFAULT_ISSUER, latency_ms: int = 0,
-                 time_scale: float = 1.0, host: str = "127.0.0.1") -> None:
+                 time_scale: float = 1.0, host: str = "127.0.0.1", owned_numbers: Iterable[str] = ()) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive (0.01 runs a 20 s timeout in 0.2 s)")
         if latency_ms < 0:
@@ -57,6 +57,8 @@ class Emulator:
         self._recordings = Recordings(self._engine, self._publish_recording_file, _RESOURCE_TOPIC)
         self._engine.recordings = self._recordings
         self._engine.on_call_end = self._call_ended
+        self._engine.deliver = self._deliver_raised
+        self.own_numbers(*owned_numbers)
         self._api = AcsApi(self._engine, self._activity, self._signer, decode_access_key(access_key), latency_ms)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -147,6 +149,28 @@ class Emulator:
         async with self._session.post(url, data=json.dumps([event]), headers=headers) as response:
             await response.read()
             return response.status
+
+    def own_numbers(self, *numbers: str) -> None:
+        """Make phone numbers (E.164) this resource's own: an invitation or redirect to one raises an IncomingCall."""
+        for number in numbers:
+            self._engine.owned_numbers.add(Identifier.parse(number).raw_id)
+
+    @property
+    def owned_numbers(self) -> list[str]:
+        """This resource's phone numbers (raw ids)."""
+        return sorted(self._engine.owned_numbers)
+
+    @property
+    def raised_incoming_calls(self) -> list[dict[str, Any]]:
+        """IncomingCall events raised for the app's own invitations: cause, to, correlationId, event, status (the
+        app's Event Grid endpoint's answer)."""
+        return self._engine.raised
+
+    async def _deliver_raised(self, event: dict[str, Any], record: dict[str, Any]) -> None:
+        # Event Grid delivers on its own schedule: never inside (or before) the REST answer that caused the event.
+        async def post() -> None:
+            record["status"] = await self.deliver_incoming_call(event)
+        self._activity.spawn(post())
 
     # ---- scripting ----------------------------------------------------------------------------
 

@@ -13,9 +13,9 @@ from .callbacks import CallbackDispatcher
 from .errors import AcsError, bad_request, call_not_found, not_established, not_found
 from .events import (ADD_CANCELLED, CANCEL_TOO_LATE, CANCEL_UNKNOWN_INVITATION, CONNECTED, ENDED_BY_APP,
                      ENDED_BY_REMOTE, ENDED_BY_REMOTE_PSTN, ENDED_BY_TRANSFER, LOCATOR_NOT_FOUND, PARTICIPANT_ADDED,
-                     PARTICIPANT_NOT_IN_CALL, PARTICIPANT_REMOVED, RING_FAILURES, TERMINATED_BY_APP,
+                     PARTICIPANT_NOT_IN_CALL, PARTICIPANT_REMOVED, RING_FAILURES, TERMINATED_BY_APP, recorded_result,
                      TRANSFER_ACCEPTED, ResultInformation, cloud_event, incoming_call_event)
-from .identifiers import Identifier
+from .identifiers import COMMUNICATION_USER, Identifier
 from .model import (CallConnection, CallState, IncomingCall, IncomingCallState, Invitation, InvitationState, Outcome,
                     Participant, TargetScript)
 from .validation import Body
@@ -29,6 +29,9 @@ REJECT_REASONS = ("none", "busy", "forbidden")
 ENDED_CALL_ANSWERS = ("disconnected", "not-found")
 
 Effect = Callable[[], Coroutine[Any, Any, None]]
+Deliver = Callable[[dict[str, Any], dict[str, Any]], Coroutine[Any, Any, None]]
+# Stands in for the identity of an app that placed a call without a source or caller id.
+APP_IDENTITY = Identifier("8:acs:00000000-0000-4000-8000-00000000ac50_00000000-0000-0000-0000-0000000000a0")
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,12 @@ def _caller_id_required(verb: str) -> AcsError:
 
 
 def _new_server_call_id() -> str:
-    # Real serverCallIds are base64 of a conversation URL; the shape is what the app may rely on.
-    url = f"https://emulator.invalid/conv/{uuid.uuid4().hex}"
-    return base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
+    # As recorded (every file in ../shared/acs-recordings/): standard base64, padding kept, of a conversation URL,
+    # 168 to 196 characters long.
+    conversation = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+    url = (f"https://api.flightproxy.skype.com/api/v2/cp/conv-usea-01-prod-aks.conv.skype.com/conv/{conversation}"
+           f"?i=10-60-{secrets.randbelow(256)}-{secrets.randbelow(256)}&e={secrets.randbelow(10**18):018d}")
+    return base64.b64encode(url.encode()).decode()
 
 
 class CallEngine:
@@ -64,6 +70,12 @@ class CallEngine:
         self.scripts: dict[str, TargetScript] = {}
         self.locators: dict[str, list[Identifier]] = {}
         self.ended_calls = "disconnected"
+        # Phone numbers of this resource (raw ids): an invitation to one rings the app again as an IncomingCall.
+        self.owned_numbers: set[str] = set()
+        # Posts an IncomingCall to the app's Event Grid endpoint (set by the Emulator); None: not delivered.
+        self.deliver: Deliver | None = None
+        # The IncomingCall events raised for the app's own invitations, with their delivery status.
+        self.raised: list[dict[str, Any]] = []
         # Media operations (play, recognize, hold) live in media.py; recordings are wired by the Emulator.
         from .media import Media
 
@@ -95,6 +107,50 @@ class CallEngine:
             caller_display_name=caller_display_name, resource_topic=self._resource_topic,
             sip_headers=sip_headers, voip_headers=voip_headers,
         )
+
+    # ---- the app's own legs -------------------------------------------------------------------
+
+    def rings_the_app(self, target: Identifier) -> bool:
+        """Whether inviting this target raises an IncomingCall: "If the target is a Communication Services user or a
+        phone number owned by your resource, it generates a new IncomingCall event" (actions-for-call-control.md)."""
+        return target.kind == COMMUNICATION_USER or target.raw_id in self.owned_numbers
+
+    def _own_leg(self, cause: str, caller: Identifier, target: Identifier, server_call_id: str, correlation_id: str,
+                 custom: dict[str, Any] | None) -> tuple[IncomingCall | None, tuple[Effect, ...]]:
+        """The IncomingCall the service raises for an invitation of the app (same correlation id, the invitation's
+        custom calling context), and the effect that delivers it to the app's Event Grid endpoint."""
+        if not self.rings_the_app(target):
+            return None, ()
+        custom = custom or {}
+        incoming = IncomingCall(context="emu." + secrets.token_urlsafe(48), server_call_id=server_call_id,
+                                correlation_id=correlation_id, caller=caller, callee=target, caller_display_name=None,
+                                raised_by=cause, fate=asyncio.get_running_loop().create_future())
+        self.incoming[incoming.context] = incoming
+        event = incoming_call_event(
+            caller=caller, callee=target, server_call_id=server_call_id, correlation_id=correlation_id,
+            incoming_call_context=incoming.context, caller_display_name=None, resource_topic=self._resource_topic,
+            sip_headers=custom.get("sipHeaders"), voip_headers=custom.get("voipHeaders"))
+        record: dict[str, Any] = {"cause": cause, "to": target.raw_id, "correlationId": correlation_id,
+                                  "event": event, "status": None}
+        self.raised.append(record)
+
+        async def deliver() -> None:
+            if self.deliver is not None:
+                await self.deliver(event, record)
+
+        return incoming, (deliver,)
+
+    async def _leg_outcome(self, target: Identifier, timeout_s: float, leg: IncomingCall | None
+                           ) -> tuple[Identifier, Outcome]:
+        """How an invited target answers: an owned number as the app handles its IncomingCall (answer, reject,
+        redirect on), anyone else as scripted."""
+        if leg is None or target.raw_id not in self.owned_numbers or leg.fate is None:
+            return await self._ring(target, timeout_s)
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(leg.fate), timeout_s * self._time_scale)
+        except asyncio.TimeoutError:
+            outcome = Outcome.NO_ANSWER
+        return target, outcome
 
     def script_target(self, target: Identifier, script: TargetScript) -> None:
         """Set what a dialled target does when it rings."""
@@ -141,6 +197,7 @@ class CallEngine:
             answered_for=incoming.callee if incoming.callee.phone_number else None, api_version=api_version,
         )
         incoming.state = IncomingCallState.ANSWERED
+        incoming.settle(Outcome.ANSWER)
         incoming.call_connection_id = call.id
         self.calls[call.id] = call
         return Reply(200, call.properties(), (lambda: self._connected(call),))
@@ -149,17 +206,29 @@ class CallEngine:
         """RejectCall: 204; the caller hears the reason, the app gets no callback."""
         body = Body(payload, "RejectCallRequest")
         context = body.required_str("incomingCallContext")
-        body.optional_enum("callRejectReason", REJECT_REASONS)
-        self._waiting_incoming(context).state = IncomingCallState.REJECTED
+        reason = body.optional_enum("callRejectReason", REJECT_REASONS)
+        incoming = self._waiting_incoming(context)
+        incoming.state = IncomingCallState.REJECTED
+        incoming.settle(Outcome.BUSY if reason == "busy" else Outcome.DECLINE)
         return Reply(204)
 
     def redirect_call(self, payload: Any) -> Reply:
         """RedirectCall: 204; the call rings elsewhere, the app gets no callback."""
         body = Body(payload, "RedirectCallRequest")
         context = body.required_str("incomingCallContext")
-        body.required_identifier("target")
-        self._waiting_incoming(context).state = IncomingCallState.REDIRECTED
-        return Reply(204)
+        target = body.required_identifier("target")
+        incoming = self._waiting_incoming(context)
+        incoming.state = IncomingCallState.REDIRECTED
+        # The call rings on at the target: at one of the app's numbers (or an ACS user) as a new IncomingCall with the
+        # same correlation id; whatever becomes of it becomes of this ringing call.
+        leg, effects = self._own_leg("RedirectCall", incoming.caller, target, incoming.server_call_id,
+                                     incoming.correlation_id, None)
+
+        async def ring_on() -> None:
+            _, outcome = await self._leg_outcome(target, DEFAULT_RING_TIMEOUT_S, leg)
+            incoming.settle(outcome)
+
+        return Reply(204, effects=effects + (ring_on,))
 
     def create_call(self, payload: Any, api_version: str) -> Reply:
         """CreateCall: 201, then each target rings; the first answer connects, all failing is CreateCallFailed."""
@@ -179,7 +248,14 @@ class CallEngine:
             source_display_name=source_display_name, api_version=api_version,
         )
         self.calls[call.id] = call
-        return Reply(201, call.properties(), (lambda: self._dial_out(call),))
+        caller = source_caller_id or source or APP_IDENTITY
+        legs: dict[str, IncomingCall | None] = {}
+        effects: tuple[Effect, ...] = ()
+        for target in targets:
+            legs[target.raw_id], delivery = self._own_leg("CreateCall", caller, target, call.server_call_id,
+                                                          call.correlation_id, None)
+            effects += delivery
+        return Reply(201, call.properties(), effects + (lambda: self._dial_out(call, legs),))
 
     def connect(self, payload: Any, api_version: str) -> Reply:
         """Connect: 200, then CallConnected and ParticipantsUpdated, or ConnectFailed for an unknown locator."""
@@ -245,7 +321,7 @@ class CallEngine:
         operation_context = body.optional_str("operationContext")
         callback_url = body.optional_url("operationCallbackUri") or call.callback_uri
         source_caller_id = body.optional_phone("sourceCallerIdNumber")
-        body.optional_object("customCallingContext")
+        custom = body.optional_object("customCallingContext")
         if target.phone_number and source_caller_id is None:
             raise _caller_id_required("transfer to")
         if call.state != CallState.CONNECTED:
@@ -257,8 +333,10 @@ class CallEngine:
         one_to_one = transferee is None
         transferred = transferee or call.participants[0].identifier
         call.state = CallState.TRANSFERRING
-        return Reply(202, {"operationContext": operation_context},
-                     (lambda: self._transfer(call, target, transferred, one_to_one, operation_context, callback_url),))
+        leg, effects = self._own_leg("TransferToParticipant", source_caller_id or transferred, target,
+                                     call.server_call_id, call.correlation_id, custom)
+        return Reply(202, {"operationContext": operation_context}, effects + (
+            lambda: self._transfer(call, target, transferred, one_to_one, operation_context, callback_url, leg),))
 
     def add_participant(self, call_connection_id: str, payload: Any) -> Reply:
         """AddParticipant: 202 with an invitationId; AddParticipantSucceeded + ParticipantsUpdated, or AddParticipantFailed."""
@@ -270,7 +348,7 @@ class CallEngine:
         callback_url = body.optional_url("operationCallbackUri") or call.callback_uri
         source_caller_id = body.optional_phone("sourceCallerIdNumber")
         body.optional_str("sourceDisplayName")
-        body.optional_object("customCallingContext")
+        custom = body.optional_object("customCallingContext")
         if target.phone_number and source_caller_id is None:
             raise _caller_id_required("add")
         if call.participant(target.raw_id) is not None:
@@ -284,7 +362,9 @@ class CallEngine:
             "operationContext": operation_context,
             "invitationId": invitation.id,
         }
-        return Reply(202, response, (lambda: self._invite(call, invitation, ring_s),))
+        caller = source_caller_id or call.source or (call.participants[0].identifier if call.participants else APP_IDENTITY)
+        leg, effects = self._own_leg("AddParticipant", caller, target, call.server_call_id, call.correlation_id, custom)
+        return Reply(202, response, effects + (lambda: self._invite(call, invitation, ring_s, leg),))
 
     def cancel_add_participant(self, call_connection_id: str, payload: Any) -> Reply:
         """CancelAddParticipant: 202; CancelAddParticipantSucceeded, or Failed if the invitation already completed."""
@@ -343,18 +423,19 @@ class CallEngine:
         if not call.is_active:
             return
         call.state = CallState.CONNECTED
-        self._emit(call, "CallConnected", CONNECTED, operationContext=call.operation_context)
+        self._emit(call, "CallConnected", recorded_result(call.api_version, CONNECTED))
         await self._participants_updated(call)
 
     async def _participants_updated(self, call: CallConnection) -> None:
-        self._emit(call, "ParticipantsUpdated", None, sequenceNumber=call.next_sequence_number(),
-                   participants=[p.to_model() for p in call.participants])
+        self._emit(call, "ParticipantsUpdated", recorded_result(call.api_version, CONNECTED),
+                   sequenceNumber=call.next_sequence_number(), participants=[p.to_model() for p in call.participants])
 
     async def _disconnected(self, call: CallConnection, result: ResultInformation) -> None:
-        self._emit(call, "CallDisconnected", result, operationContext=call.operation_context)
+        # As recorded: no operationContext on CallConnected/CallDisconnected (see events.recorded_result).
+        self._emit(call, "CallDisconnected", recorded_result(call.api_version, result))
 
-    async def _dial_out(self, call: CallConnection) -> None:
-        rings = [self._ring(target, DEFAULT_RING_TIMEOUT_S) for target in call.targets]
+    async def _dial_out(self, call: CallConnection, legs: dict[str, IncomingCall | None]) -> None:
+        rings = [self._leg_outcome(target, DEFAULT_RING_TIMEOUT_S, legs.get(target.raw_id)) for target in call.targets]
         last_failure = Outcome.NO_ANSWER
         for next_done in asyncio.as_completed(rings):
             target, outcome = await next_done
@@ -366,7 +447,7 @@ class CallEngine:
             call.participants.append(Participant(target))
             if call.state == CallState.CONNECTING:
                 call.state = CallState.CONNECTED
-                self._emit(call, "CallConnected", CONNECTED, operationContext=call.operation_context)
+                self._emit(call, "CallConnected", recorded_result(call.api_version, CONNECTED))
             await self._participants_updated(call)
         if call.state == CallState.CONNECTING:
             call.state = CallState.DISCONNECTED
@@ -383,8 +464,8 @@ class CallEngine:
         await self._connected(call)
 
     async def _transfer(self, call: CallConnection, target: Identifier, transferee: Identifier, one_to_one: bool,
-                        operation_context: str | None, callback_url: str) -> None:
-        _, outcome = await self._ring(target, DEFAULT_RING_TIMEOUT_S)
+                        operation_context: str | None, callback_url: str, leg: IncomingCall | None = None) -> None:
+        _, outcome = await self._leg_outcome(target, DEFAULT_RING_TIMEOUT_S, leg)
         if not call.is_active:
             return
         if outcome != Outcome.ANSWER:
@@ -403,11 +484,12 @@ class CallEngine:
         call.state = CallState.CONNECTED
         await self._participants_updated(call)
 
-    async def _invite(self, call: CallConnection, invitation: Invitation, ring_s: float) -> None:
+    async def _invite(self, call: CallConnection, invitation: Invitation, ring_s: float,
+                      leg: IncomingCall | None = None) -> None:
         if invitation.state != InvitationState.PENDING:
             return
         invitation.task = asyncio.current_task()
-        _, outcome = await self._ring(invitation.target, ring_s)
+        _, outcome = await self._leg_outcome(invitation.target, ring_s, leg)
         invitation.task = None
         if invitation.state != InvitationState.PENDING or not call.is_active:
             return

@@ -31,7 +31,9 @@ class ResultInformation:
 # (SDK test payloads), 603 decline, 486/560486 PSTN busy and 10004 for "no callee endpoint accepted
 # on time" (ACS calling server codes table). The rest are the emulator's plausible picks: 200/0 for
 # plain success, 408 for an invitation timeout, 404 for what cannot be found.
-CONNECTED = ResultInformation(200, 0, "Call connected.")
+# CallConnected and ParticipantsUpdated carry 200/0 with an empty message (recordings play_invalid_file_source.json,
+# create_call_answer_custom_context_hangup.json, start_recording.json).
+CONNECTED = ResultInformation(200, 0, "")
 PARTICIPANT_ADDED = ResultInformation(200, 0, "Participant added.")
 PARTICIPANT_REMOVED = ResultInformation(200, 0, "Participant removed.")
 PARTICIPANT_NOT_IN_CALL = ResultInformation(404, 0, "Participant is not in the call.")
@@ -39,8 +41,11 @@ ADD_CANCELLED = ResultInformation(200, 0, "Add participant cancelled.")
 CANCEL_TOO_LATE = ResultInformation(400, 0, "The invitation already completed; nothing to cancel.")
 CANCEL_UNKNOWN_INVITATION = ResultInformation(404, 0, "No invitation with that id in this call.")
 TRANSFER_ACCEPTED = ResultInformation(200, 7015, "Transfer completed successfully.")
-ENDED_BY_APP = ResultInformation(200, 0, "Call ended by the application.")
-TERMINATED_BY_APP = ResultInformation(200, 0, "Call ended for everyone by the application.")
+# The app ending the call: 200/7000 (recordings play_invalid_file_source.json, api 2026-03-12, and
+# start_recording.json, create_call_answer_custom_context_hangup.json, 2024-09-01-preview).
+ENDED_BY_APP = ResultInformation(
+    200, 7000, "Call was ended by Azure Communication Service Call Automation API or a server bot. DiagCode: 0#7000.@")
+TERMINATED_BY_APP = ENDED_BY_APP
 ENDED_BY_TRANSFER = ResultInformation(200, 7015, "Call transferred; the application left the call.")
 ENDED_BY_REMOTE = ResultInformation(200, 0, "Call ended by the remote participant.")
 ENDED_BY_REMOTE_PSTN = ResultInformation(200, 560000, "Call ended by the remote PSTN participant.")
@@ -50,6 +55,18 @@ RING_FAILURES: dict[Outcome, ResultInformation] = {
     Outcome.BUSY: ResultInformation(486, 560486, "Callee is busy."),
     Outcome.DECLINE: ResultInformation(603, 0, "Callee declined the call."),
 }
+
+
+# Recorded with api-version 2024-09-01-preview and 2026-03-12, CallConnected, ParticipantsUpdated and CallDisconnected
+# carry resultInformation; with 2023-10-03-preview, 2024-04-15 and 2024-06-15-preview none (create_call_answer_hangup,
+# add_participant_then_cancel, play_media, dtmf_actions, hold_unhold, create_call_connect_hangup). None of them carries
+# operationContext, whatever the request gave: the emulator leaves it out too, the stricter shape for the app.
+RESULT_INFORMATION_SINCE = "2024-09-01"
+
+
+def recorded_result(api_version: str, result: ResultInformation) -> ResultInformation | None:
+    """The resultInformation of a call-state event as the service sent it for this api-version (None: left out)."""
+    return result if api_version >= RESULT_INFORMATION_SINCE else None
 
 
 def _now() -> str:

@@ -77,6 +77,15 @@ class IncomingCall:
     caller_display_name: str | None
     state: IncomingCallState = IncomingCallState.WAITING
     call_connection_id: str | None = None
+    # Set for the legs the service raises for an app's own invitation: what caused it (AddParticipant, ...).
+    raised_by: str | None = None
+    # What became of the ringing leg (answer, decline, busy): an invitation to an owned number waits on it.
+    fate: asyncio.Future[Outcome] | None = field(default=None, repr=False, compare=False)
+
+    def settle(self, outcome: Outcome) -> None:
+        """Record what became of this ringing call (first word wins)."""
+        if self.fate is not None and not self.fate.done():
+            self.fate.set_result(outcome)
 
     def to_json(self) -> dict[str, Any]:
         """Introspection view; the context stays out of it, like out of logs."""
@@ -87,6 +96,7 @@ class IncomingCall:
             "to": self.callee.raw_id,
             "state": self.state.value,
             "callConnectionId": self.call_connection_id,
+            "raisedBy": self.raised_by,
         }
 
 

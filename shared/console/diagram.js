@@ -175,6 +175,8 @@
         if (e.operationContext && /^(CallConnected|AnswerFailed)$/.test(e.type)) { context = e.operationContext; }
         return !!context;
       });
+      // The service may send CallConnected without operationContext: the app answers under "answer:<rule>".
+      if (!context && decision.action === "answer" && decision.rule) { context = "answer:" + decision.rule; }
       operations.unshift({action: decision.action, target: decision.target, operationContext: context,
                           status: err ? "failed" : "succeeded", result: err, createdAt: call.startedAt});
     }

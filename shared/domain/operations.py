@@ -34,6 +34,7 @@ ACTIONS = (ANSWER, REJECT, REDIRECT, CREATE_CALL, CONNECT, TRANSFER, ADD_PARTICI
 # Actions the service drops when the call ends: still pending then, they are recorded as cancelled.
 _ENDED_WITH_THE_CALL = (ADD_PARTICIPANT, PLAY, RECOGNIZE, HOLD, START_RECORDING)
 
+CALL_LEVEL = frozenset({ANSWER, CREATE_CALL, CONNECT})
 # Which event closes which action, and how: event name -> (actions it can close, resulting status).
 RESULTS: dict[str, tuple[tuple[str, ...], str]] = {
     "CallConnected": ((ANSWER, CREATE_CALL, CONNECT), SUCCEEDED),
@@ -121,6 +122,9 @@ def close_by_event(operations: tuple[Operation, ...], event_name: str, context: 
     kept = {key: detail[key] for key in _KEPT_DETAIL if key in detail}
     if kept:
         result = {**(result or {}), **kept}
+    # The call's own connection (answer, create, connect) is one operation per call: the service sends CallConnected
+    # (and recordings show it) without operationContext, so the call connecting closes it by itself.
+    by_call = closing is not None and not context and set(closing[0]) <= CALL_LEVEL
     for i, op in enumerate(changed):
         if event_name == "HoldFailed" and op.action == HOLD and op.context == context and op.status == SUCCEEDED:
             # Hold is answered 200 at once; a HoldFailed after that (the music could not play) is the outcome.
@@ -136,7 +140,7 @@ def close_by_event(operations: tuple[Operation, ...], event_name: str, context: 
                 changed[i] = replace(op, status=SUCCEEDED, result=result, updated_at=now,
                                      recording_id=detail["recordingId"])
             continue
-        if closing and op.context == context and op.action in closing[0]:
+        if closing and op.action in closing[0] and (op.context == context or by_call):
             changed[i] = replace(op, status=closing[1], result=result, updated_at=now)
         elif event_name == "CallDisconnected" and op.action == HANG_UP:
             # Hang-up requests carry no operation context; the call ending is their result.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 import logging
 from dataclasses import replace
@@ -14,13 +15,14 @@ from shared.domain import operations as ops
 from shared.domain import requests as rq
 from shared.domain.call import CONNECTING, OUTBOUND, Call, fallback_caller_id
 from shared.domain.callback_tokens import new_call_key
-from shared.domain.identifiers import parse_target
+from shared.domain.identifiers import PHONE, parse_target
 from shared.domain.operations import Operation
 from shared.errors import AcsError, Conflict, ValidationError
 from shared.handlers.core import (
     accepted, ended_at_acs, failed, may_have_ended, reconcile_as_ended, record_new, repeat_for, run, settle, update,
-    url,
+    url, with_leg_header,
 )
+from shared.handlers.legs import note_created_call
 
 log = logging.getLogger("callsteer")
 
@@ -83,8 +85,9 @@ async def create_call(services: Services, body: dict[str, Any]) -> dict[str, Any
     connection = await services.control.create_call(request.targets, url(services, call_key), request.caller_id,
                                                     request.display_name, context,
                                                     Repeatability.for_key(call_key, now))
-    call = await record_new(services, _outbound(connection, call_key, context, ops.CREATE_CALL, to, now,
-                                                 from_=request.caller_id))
+    call, _ = await asyncio.gather(
+        record_new(services, _outbound(connection, call_key, context, ops.CREATE_CALL, to, now, from_=request.caller_id)),
+        note_created_call(services, connection.correlation_id, request.targets))
     log.info("created call connection=%s targets=%d", connection.call_connection_id, len(request.targets))
     return {"callConnectionId": call.id, "operationContext": context, "state": call.state}
 
@@ -120,14 +123,23 @@ def _caller_id_for(services: Services, target: Any, given: str | None) -> Callab
     return choose
 
 
+def _room_for_leg_header(target: Any, sip: dict[str, str]) -> None:
+    """The app adds its own leg header to invitations; to a phone number it is a SIP header, one of the 5 allowed."""
+    if target.kind == PHONE and len(sip) >= rq.MAX_SIP_HEADERS:
+        raise ValidationError(f"sipHeaders: at most {rq.MAX_SIP_HEADERS - 1} custom SIP headers to a phone number "
+                              "(the app adds its own to recognise the leg)", field="sipHeaders")
+
+
 async def transfer(services: Services, call_id: str, body: dict[str, Any]) -> dict[str, Any]:
     request = rq.parse_transfer(body)
     context = _context(request.operation_context, ops.TRANSFER)
     caller_id = _caller_id_for(services, request.target, None)
+    _room_for_leg_header(request.target, request.custom.sip_with_uui(request.user_to_user) or {})
 
     async def send(call: Call, repeat: Repeatability) -> None:
-        await services.control.transfer(call.call_connection_id, request.target, request.transferee,
-                                        request.custom.sip_with_uui(request.user_to_user), request.custom.voip or None,
+        sip, voip = with_leg_header(services, call, request.target, request.custom.sip_with_uui(request.user_to_user),
+                                    request.custom.voip, repeat)
+        await services.control.transfer(call.call_connection_id, request.target, request.transferee, sip, voip,
                                         context, repeat, caller_id=caller_id(call))
 
     await _act(services, call_id, ops.TRANSFER, context, request.target.display, send,
@@ -139,11 +151,13 @@ async def add_participant(services: Services, call_id: str, body: dict[str, Any]
     request = rq.parse_add_participant(body)
     context = _context(request.operation_context, ops.ADD_PARTICIPANT)
     caller_id = _caller_id_for(services, request.target, request.caller_id)
+    _room_for_leg_header(request.target, request.custom.sip)
 
     async def send(call: Call, repeat: Repeatability) -> str:
+        sip, voip = with_leg_header(services, call, request.target, request.custom.sip, request.custom.voip, repeat)
         return await services.control.add_participant(
             call.call_connection_id, request.target, caller_id(call), request.display_name,
-            request.invitation_timeout, request.custom.sip or None, request.custom.voip or None, context, repeat)
+            request.invitation_timeout, sip, voip, context, repeat)
 
     invitation_id = await _act(services, call_id, ops.ADD_PARTICIPANT, context, request.target.display, send,
                                check=caller_id)

@@ -19,6 +19,7 @@ from shared.domain import plan as plans
 from shared.domain.call import Call, fallback_caller_id, merge_declared, reconcile_ended
 from shared.domain.callback_tokens import callback_url
 from shared.domain.identifiers import PHONE, parse_target
+from shared.domain.legs import leg_headers
 from shared.domain.operations import Operation
 from shared.errors import AcsError, CallsteerError, ConcurrencyConflict, NotFound, StoreUnavailable
 from shared.handlers import stats
@@ -70,6 +71,21 @@ async def reconcile_as_ended(services: Services, call_id: str, reason: str) -> C
         log.warning("call %s was %s but ACS says it is over: recorded as disconnected", call_id, loaded.call.state)
         return ended
     raise StoreUnavailable(f"call {call_id} kept changing under {MAX_WRITE_ATTEMPTS} write attempts")
+
+
+def call_hop(call: Call) -> int:
+    """How many times the app steered this call to it from another of its numbers (0 for a call from outside)."""
+    return int((call.decision or {}).get("hop", 0))
+
+
+def with_leg_header(services: Services, call: Call, target: Any, sip: dict[str, str] | None,
+                    voip: dict[str, str] | None, repeat: Repeatability
+                    ) -> tuple[dict[str, str] | None, dict[str, str] | None]:
+    """An invitation's custom headers with the app's signed leg header added (next hop of this call). Dated by the
+    request's first send, so a repeat of the request carries the very same body."""
+    leg_sip, leg_voip = leg_headers(services.settings.callback.secret, target.raw_id, call_hop(call) + 1,
+                                    repeat.first_sent)
+    return ({**(sip or {}), **leg_sip} or None), ({**(voip or {}), **leg_voip} or None)
 
 
 def error_dict(action: str, exc: AcsError) -> dict[str, Any]:
@@ -265,13 +281,15 @@ async def _send(services: Services, call: Call, command: plans.Command) -> Chang
             return given_up("no caller id for a phone number: set callerId in the rule or ACS_CALLER_ID")
     try:
         if isinstance(command, plans.AddParticipant):
+            sip, voip = with_leg_header(services, call, target, None, None, repeat)
             invitation_id = await control.add_participant(
-                connection_id, target, caller_id, None, command.timeout_seconds, None, None, command.context, repeat)
+                connection_id, target, caller_id, None, command.timeout_seconds, sip, voip, command.context, repeat)
             return accepted(invitation_id)
         if isinstance(command, plans.CancelAddParticipant):
             await control.cancel_add_participant(connection_id, command.invitation_id, command.context, repeat)
         elif isinstance(command, plans.Transfer):
-            await control.transfer(connection_id, target, None, None, None, command.context, repeat,
+            sip, voip = with_leg_header(services, call, target, None, None, repeat)
+            await control.transfer(connection_id, target, None, sip, voip, command.context, repeat,
                                    caller_id=caller_id)
         elif isinstance(command, plans.HangUp):
             await control.hang_up(connection_id, command.for_everyone, repeat)

@@ -33,8 +33,9 @@ async def test_answering_an_incoming_call_sends_call_connected_then_participants
     assert connected["data"]["callConnectionId"] == call_id
     assert connected["data"]["serverCallId"] == event["data"]["serverCallId"]
     assert connected["data"]["correlationId"] == event["data"]["correlationId"]
-    assert connected["data"]["operationContext"] == "answer-1"
-    assert connected["data"]["resultInformation"]["code"] == 200
+    # As recorded (play_invalid_file_source.json, api 2026-03-12): no operationContext, 200/0 with an empty message.
+    assert "operationContext" not in connected["data"]
+    assert connected["data"]["resultInformation"] == {"code": 200, "subCode": 0, "message": ""}
     assert connected["data"]["publicEventType"] == "Microsoft.Communication.CallConnected"
     assert connected["data"]["version"] == "2026-03-12"
     updated = receiver.event("ParticipantsUpdated")
@@ -104,6 +105,36 @@ async def test_reject_and_redirect_return_204_and_the_same_call_cannot_be_handle
 
 
 @pytest.mark.asyncio
+async def test_older_api_versions_get_call_state_events_without_result_information(emu, receiver, raw):
+    # As recorded with 2024-04-15 (create_call_answer_hangup.json): CallConnected, ParticipantsUpdated and
+    # CallDisconnected carry neither resultInformation nor operationContext.
+    event = emu.incoming_call(from_=CALLER, to=APP_NUMBER)
+    status, _, body = await raw("POST", "/calling/callConnections:answer?api-version=2024-04-15", {
+        "incomingCallContext": event["data"]["incomingCallContext"], "callbackUri": receiver.callback_url(),
+        "operationContext": "given"})
+    assert status == 200
+    await emu.idle()
+    status, _, _ = await raw("DELETE", f"/calling/callConnections/{body['callConnectionId']}?api-version=2024-04-15")
+    assert status == 204
+    await emu.idle()
+
+    assert receiver.types() == ["CallConnected", "ParticipantsUpdated", "CallDisconnected"]
+    for sent in receiver.events():
+        assert "resultInformation" not in sent["data"] and "operationContext" not in sent["data"]
+        assert sent["data"]["version"] == "2024-04-15"
+
+
+@pytest.mark.asyncio
+async def test_the_app_ending_the_call_gets_call_disconnected_200_7000(emu, client, receiver, answered):
+    call_id = await answered()
+    await client.get_call_connection(call_id).hang_up(is_for_everyone=True)
+    await emu.idle()
+
+    result = receiver.event("CallDisconnected")["data"]["resultInformation"]
+    assert (result["code"], result["subCode"]) == (200, 7000) and "DiagCode: 0#7000" in result["message"]
+
+
+@pytest.mark.asyncio
 async def test_create_call_connects_when_the_target_answers(emu, client, receiver):
     emu.script_target(AGENT, "answer", delay_ms=50)
 
@@ -116,7 +147,7 @@ async def test_create_call_connects_when_the_target_answers(emu, client, receive
     assert [t.raw_id for t in result.targets] == ["4:" + AGENT]
     assert emu.requests[0]["status"] == 201
     assert receiver.types(result.call_connection_id) == ["CallConnected", "ParticipantsUpdated"]
-    assert receiver.event("CallConnected")["data"]["operationContext"] == "outbound"
+    assert "operationContext" not in receiver.event("CallConnected")["data"]
     assert emu.call(result.call_connection_id).state == "connected"
 
 
@@ -259,7 +290,7 @@ async def test_add_participant_fails_as_the_target_is_scripted(emu, client, rece
 @pytest.mark.asyncio
 async def test_cancel_add_participant_stops_the_invitation(emu, client, receiver, answered):
     call_id = await answered()
-    emu.script_target(AGENT, "answer", delay_ms=10_000)
+    emu.script_target(AGENT, "answer", delay_ms=55_000)
     connection = client.get_call_connection(call_id)
     added = await connection.add_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier("+18005550100"))
 
