@@ -23,8 +23,8 @@ def test_the_example_rules_pass_with_a_one_line_summary():
     done = rules("check", "rules.example.json")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "rules.example.json: valid: 6 rules, 0 flows, 0 calendars, 3 numbers routed (+18005550100, +18005550177, "
-        "+18005550111), 2 rules for any number; default: reject (busy)"]
+        "rules.example.json: valid: 9 rules, 4 flows, 1 calendar, 5 numbers routed (+18005550100, +18005550177, "
+        "+18005550140, +18005550142, +18005550111), 2 rules for any number; default: reject (busy)"]
 
 
 def test_the_deployed_rules_pass():
