@@ -4,6 +4,7 @@ error naming the rule and field for every ruleset of the bad corpus (tests/rules
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,11 @@ EXPECTED = json.loads((BAD / "expected.json").read_text())
 
 
 def rules(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(ROOT / "dev"), "rules", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    # As the sample settings run the app: rules.example.json's voicemail flow needs RECORDINGS_CONTAINER_URL.
+    sample = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]["RECORDINGS_CONTAINER_URL"]
+    env = {**os.environ, "RECORDINGS_CONTAINER_URL": os.environ.get("RECORDINGS_CONTAINER_URL") or sample}
+    return subprocess.run([str(ROOT / "dev"), "rules", *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env=env)
 
 
 def test_the_example_rules_pass_with_a_one_line_summary():
