@@ -43,7 +43,13 @@ def acted_on(stack, raised):
 async def calls_with(stack, correlation_id):
     status, listing = await stack.get("/api/calls?limit=500")
     assert status == 200
-    return sorted((c for c in listing["calls"] if c["correlationId"] == correlation_id), key=lambda c: c["startedAt"])
+    found = []
+    for summary in listing["calls"]:  # the listing holds summaries: each call is read whole
+        if summary["correlationId"] == correlation_id:
+            status, call = await stack.get(f"/api/calls/{summary['id']}")
+            assert status == 200, call
+            found.append(call)
+    return sorted(found, key=lambda c: c["startedAt"])
 
 
 async def assert_no_action_on_own_legs(stack, correlation_id, *targets):
