@@ -15,6 +15,7 @@ from .events import (ADD_CANCELLED, CANCEL_TOO_LATE, CANCEL_UNKNOWN_INVITATION, 
                      ENDED_BY_REMOTE, ENDED_BY_REMOTE_PSTN, ENDED_BY_TRANSFER, LOCATOR_NOT_FOUND, PARTICIPANT_ADDED,
                      PARTICIPANT_NOT_IN_CALL, PARTICIPANT_REMOVED, RING_FAILURES, TERMINATED_BY_APP,
                      TRANSFER_ACCEPTED, ResultInformation, cloud_event, incoming_call_event)
+from .held import HeldTargets
 from .identifiers import Identifier
 from .model import (CallConnection, CallState, IncomingCall, IncomingCallState, Invitation, InvitationState, Outcome,
                     Participant, TargetScript)
@@ -54,6 +55,7 @@ class CallEngine:
         self.calls: dict[str, CallConnection] = {}
         self.scripts: dict[str, TargetScript] = {}
         self.locators: dict[str, list[Identifier]] = {}
+        self.held: HeldTargets | None = None  # set by the Emulator: rings of targets scripted `ringing`
 
     # ---- test control -------------------------------------------------------------------------
 
@@ -403,6 +405,8 @@ class CallEngine:
     async def _ring(self, target: Identifier, timeout_s: float) -> tuple[Identifier, Outcome]:
         """Let a target ring per its script; no answer within timeout_s is NO_ANSWER."""
         script = self.scripts.get(target.raw_id, TargetScript())
+        if script.outcome == Outcome.RINGING and self.held is not None:
+            return target, await self.held.ring(target.raw_id)
         delay_s = script.delay_ms / 1000
         if script.outcome == Outcome.NO_ANSWER or delay_s >= timeout_s:
             await self._sleep(timeout_s)

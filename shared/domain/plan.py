@@ -39,6 +39,12 @@ class CancelAddParticipant:
 
 
 @dataclass(frozen=True)
+class RemoveParticipant:
+    context: str
+    target: str
+
+
+@dataclass(frozen=True)
 class Transfer:
     context: str
     target: str
@@ -50,7 +56,7 @@ class HangUp:
     for_everyone: bool
 
 
-Command = AddParticipant | CancelAddParticipant | Transfer | HangUp
+Command = AddParticipant | CancelAddParticipant | RemoveParticipant | Transfer | HangUp
 
 
 def step_context(call_id: str, step: str) -> str:
@@ -82,6 +88,27 @@ def _cancel_commands(call: Any, now: datetime, keep: str | None = None) -> tuple
             command = CancelAddParticipant(step_context(call.id, f"cancel-{op.invitation_id}"), op.invitation_id)
             call = _pending(call, command, ops.CANCEL_ADD_PARTICIPANT, op.invitation_id, now)
             commands.append(command)
+    return call, commands
+
+
+def _winner(call: Any, ring: list[Operation]) -> Operation | None:
+    """The agent who keeps the call: the one recorded as winner, else the first answer the app applied."""
+    chosen = (call.plan_state or {}).get("winner")
+    answered = [op for op in ring if op.status == ops.SUCCEEDED]
+    return next((op for op in answered if op.target == chosen), None) or next(iter(answered), None)
+
+
+def _remove_late_answers(call: Any, ring: list[Operation], winner: Operation, now: datetime
+                         ) -> tuple[Any, list[Command]]:
+    """Two agents of a simultaneous ring can both answer (the cancel of the later one arrives after its answer and
+    fails): the winner stays, every other agent who answered is removed from the call, once."""
+    commands: list[Command] = []
+    for op in ring:
+        if op.status == ops.SUCCEEDED and op.context != winner.context:
+            command = RemoveParticipant(step_context(call.id, f"remove-{op.context}"), op.target)
+            if not ops.find(call.operations, command.context):
+                call = _pending(call, command, ops.REMOVE_PARTICIPANT, op.target, now)
+                commands.append(command)
     return call, commands
 
 
@@ -140,11 +167,13 @@ def advance(call: Any, now: datetime) -> tuple[Any, list[Command]]:
         return call, []
 
     ring = _ring_ops(call)
-    winner = next((op for op in ring if op.status == ops.SUCCEEDED), None)
+    winner = _winner(call, ring)
     if winner is not None:
         call = _with_state(call, winner=winner.target, outcome="answered")
         call, commands = _cancel_commands(call, now, keep=winner.context)
-        if all(op.final or op.context == winner.context for op in ring) and not commands:
+        call, removals = _remove_late_answers(call, ring, winner, now)
+        commands += removals
+        if not commands and all(op.final for op in call.operations if op.source == "plan"):
             call = _with_state(call, phase=DONE)
         return call, commands
     if _caller_left(call):
@@ -174,6 +203,8 @@ def unsent(call: Any) -> list[Command]:
             commands.append(AddParticipant(op.context, op.target, plan.get("timeoutSeconds"), plan.get("callerId")))
         elif op.action == ops.CANCEL_ADD_PARTICIPANT:
             commands.append(CancelAddParticipant(op.context, op.target))
+        elif op.action == ops.REMOVE_PARTICIPANT:
+            commands.append(RemoveParticipant(op.context, op.target))
         elif op.action == ops.TRANSFER:
             commands.append(Transfer(op.context, op.target))
         elif op.action == ops.HANG_UP:

@@ -135,6 +135,9 @@ async def run(services: Services, call: Call, commands: list[plans.Command]) -> 
             elif isinstance(command, plans.CancelAddParticipant):
                 await services.control.cancel_add_participant(connection_id, command.invitation_id, command.context,
                                                               repeat)
+            elif isinstance(command, plans.RemoveParticipant):
+                await services.control.remove_participant(connection_id, parse_target(command.target, "ring"),
+                                                          command.context, repeat)
             elif isinstance(command, plans.Transfer):
                 await services.control.transfer(connection_id, parse_target(command.target, "transfer"), None, None,
                                                 None, command.context, repeat)
