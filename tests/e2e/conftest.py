@@ -183,3 +183,27 @@ async def settings_changed(stack: Stack, monkeypatch: pytest.MonkeyPatch):
     yield change
     monkeypatch.undo()
     await close_services()
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def own_stack_settings(request) -> AsyncIterator[None]:
+    """Each folder that imports the e2e `stack` gets its own stack (a session fixture per conftest), and tests of
+    several folders interleave in a random order: make sure this test's stack's settings are the ones in force
+    (another folder's stack may have set its own since), and put back what was there after."""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    stack = request.getfixturevalue("stack")
+    saved = {name: os.environ.get(name) for name in stack.settings}
+    changed = any(saved[name] != value for name, value in stack.settings.items())
+    if changed:
+        os.environ.update(stack.settings)
+        await close_services()
+    yield
+    if changed:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        await close_services()
