@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the console's browser tests drive: Debian's chromium and chromium-driver (Playwright's library
-# drives /usr/bin/chromium; `playwright install` is never run). Called by `./dev setup`; quick when installed.
+# drives /usr/bin/chromium; `playwright install` is never run). Called by `./dev test` (only the tests need a browser); quick when installed.
 # Where apt cannot install (not Debian, not root and no sudo), it warns and goes on: the console tests then fail
 # with a message that says what is missing.
 set -euo pipefail

@@ -38,7 +38,10 @@ def http_json(method: str, url: str, body: Any = None) -> tuple[int, Any]:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server can listen on the port now. SO_REUSEADDR, as the emulator, the host and Azurite bind: a port
+    whose last listener has just stopped (its connections in TIME_WAIT) is free for them."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

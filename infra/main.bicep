@@ -8,7 +8,40 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
-@description('Region of the resource group, the Function App (a region that offers Flex Consumption), storage, Key Vault and monitoring. ACS and its Event Grid topic are global.')
+@description('Region of the resource group, the Function App, storage, Key Vault and monitoring (ACS and its Event Grid topic are global). Only regions that offer the Flex Consumption plan: as listed by the Microsoft azd quickstart Azure-Samples/functions-quickstart-python-http-azd (infra/main.bicep), without its canary region eastus2euap; `az functionapp list-flexconsumption-locations` gives the current list.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({
   azd: {
     type: 'location'
@@ -51,10 +84,10 @@ param subscribeIncomingCall bool = false
 @maxValue(5)
 param incomingCallEventTtlMinutes int = 1
 
-@description('Delivery attempts per IncomingCall (1 to 5).')
+@description('Delivery attempts per IncomingCall (1 to 5): the first and one retry by default; a call rings about 30 s.')
 @minValue(1)
 @maxValue(5)
-param incomingCallMaxDeliveryAttempts int = 3
+param incomingCallMaxDeliveryAttempts int = 2
 
 @description('Always-ready (pre-warmed) instances for incoming_call and for the HTTP functions: 0 is cheapest at rest, 1 takes the cold start off the first ring.')
 @minValue(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -66,7 +66,7 @@ def read_rules(settings: Settings) -> Ruleset:
                               f"{exc.strerror}") from None
         source = f"ROUTING_RULES_FILE {path.name}"
     try:
-        return load_rules(text, source)
+        return load_rules(text, source, recordings_configured=bool(settings.recordings_container_url))
     except RulesError as exc:
         # A bad ruleset is a settings problem: refused whole at load, before any call is decided by it.
         raise ConfigError(str(exc)) from exc
@@ -117,8 +117,15 @@ def build_services(settings: Settings | None = None) -> Services:
     else:
         log.warning("callback JWT verification is OFF (ACS_CALLBACK_VERIFY_JWT=false): callbacks are checked by "
                     "their per-call token only; never run this way in production")
+    clock = utc_now
+    if settings.clock_offset_seconds:
+        offset = timedelta(seconds=settings.clock_offset_seconds)
+        log.warning("the app's clock is shifted by %d s (CLOCK_OFFSET_SECONDS)", settings.clock_offset_seconds)
+
+        def clock() -> datetime:
+            return utc_now() + offset
     return Services(settings=settings, rules=rules, store=TableCallStore(_table_client(settings)),
-                    control=AcsCallControl(_acs_client(settings)), clock=utc_now, callback_verifier=verifier)
+                    control=AcsCallControl(_acs_client(settings)), clock=clock, callback_verifier=verifier)
 
 
 class LazyCallbackVerifier:

@@ -40,6 +40,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ROUTING_RULES", "routing rules, inline JSON", "", deployed=True),
     Setting("ROUTING_RULES_FILE", "path of a routing rules JSON file, used when ROUTING_RULES is unset", "rules.example.json"),
     Setting("STALE_CALL_SECONDS", "a live call silent this long is checked against ACS when it is read", "600"),
+    Setting("RECORDINGS_CONTAINER_URL", "Blob container URL that ACS records voicemails into (needed by voicemail steps)", ""),
+    Setting("CLOCK_OFFSET_SECONDS", "shift the app's clock by this many seconds (rehearse calendars and windows; 0 in production)", "0"),
 )
 
 SETTING_NAMES: tuple[str, ...] = tuple(s.name for s in SETTINGS)
@@ -77,6 +79,8 @@ class Settings:
     rules_json: str | None = field(repr=False)
     rules_file: str | None
     stale_call_seconds: int = 600
+    recordings_container_url: str | None = None
+    clock_offset_seconds: int = 0
 
 
 def _get(env: Mapping[str, str], name: str) -> str:
@@ -192,7 +196,29 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if rules_json is None and rules_file is None:
         raise ConfigError("settings ROUTING_RULES and ROUTING_RULES_FILE are both missing: set one of them")
     return Settings(acs=_acs(env), callback=_callback(env), tables=_tables(env), rules_json=rules_json,
-                    rules_file=rules_file, stale_call_seconds=_seconds(env, "STALE_CALL_SECONDS"))
+                    rules_file=rules_file, stale_call_seconds=_seconds(env, "STALE_CALL_SECONDS"),
+                    recordings_container_url=_container(env), clock_offset_seconds=_offset(env))
+
+
+def _container(env: Mapping[str, str]) -> str | None:
+    value = _get(env, "RECORDINGS_CONTAINER_URL")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if not parts.netloc or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)) \
+            or parts.query or parts.fragment:
+        raise ConfigError("setting RECORDINGS_CONTAINER_URL must be the https URL of a Blob container, without a "
+                          f"SAS token (ACS writes with its managed identity), got {value[:60]!r}")
+    return value.rstrip("/")
+
+
+def _offset(env: Mapping[str, str]) -> int:
+    raw = _get(env, "CLOCK_OFFSET_SECONDS") or "0"
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"setting CLOCK_OFFSET_SECONDS must be a whole number of seconds, got {raw[:40]!r}") from None
 
 
 def _seconds(env: Mapping[str, str], name: str) -> int:

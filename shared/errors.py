@@ -47,12 +47,16 @@ class AcsError(CallsteerError):
     """Call Automation refused or failed a request."""
 
     def __init__(self, message: str, status: int | None, code: str | None = None, sub_code: int | None = None,
-                 retryable: bool = False) -> None:
+                 retryable: bool = False, in_progress: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        # The service's numeric detail code (8501, 8522, ...), read from error.code or innererror.code.
         self.sub_code = sub_code
         self.retryable = retryable
+        # A 409 to a repeatable request: the original request with this Repeatability-Request-ID is still being
+        # carried out. Its outcome stands; this copy neither succeeded nor failed.
+        self.in_progress = in_progress
 
 
 class StoreUnavailable(CallsteerError):

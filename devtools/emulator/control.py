@@ -81,6 +81,11 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
         emu.clear_faults()
         return web.Response(status=204)
 
+    async def put_ended_calls(request: web.Request) -> web.Response:
+        body = await _body(request)
+        emu.ended_calls = body.get("answer", "disconnected")
+        return web.Response(status=204)
+
     async def post_hang_up(request: web.Request) -> web.Response:
         body = await _body(request)
         emu.hang_up(request.match_info["call_id"], body.get("rawId"))
@@ -120,6 +125,7 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
         ("POST", "/emulator/faults", post_fault),
         ("DELETE", "/emulator/faults", delete_faults),
         ("POST", "/emulator/calls/{call_id}/hang-up", post_hang_up),
+        ("PUT", "/emulator/ended-calls", put_ended_calls),
         ("GET", "/emulator/requests", get_requests),
         ("GET", "/emulator/callbacks", get_callbacks),
         ("GET", "/emulator/calls", get_calls),

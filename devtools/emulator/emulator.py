@@ -14,7 +14,7 @@ from .activity import Activity
 from .auth import decode_access_key
 from .callbacks import CallbackDispatcher
 from .control import add_control_routes
-from .engine import CallEngine, Reply
+from .engine import ENDED_CALL_ANSWERS, CallEngine, Reply
 from .held import HeldTargets
 from .identifiers import Identifier
 from .jwt_signing import DEFAULT_ISSUER, CallbackSigner
@@ -46,7 +46,7 @@ class Emulator:
         self.access_key = access_key
         self.resource_id = resource_id
         self.issuer = issuer
-        self.latency_ms = latency_ms
+        self._latency_ms = latency_ms
         self.time_scale = time_scale
         self.host = host
         self._activity = Activity()
@@ -58,6 +58,18 @@ class Emulator:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.port = 0
+
+    @property
+    def latency_ms(self) -> int:
+        """How long each request takes to process (a repeat arriving meanwhile is answered 409)."""
+        return self._latency_ms
+
+    @latency_ms.setter
+    def latency_ms(self, value: int) -> None:
+        if value < 0:
+            raise ValueError("latency_ms must not be negative")
+        self._latency_ms = value
+        self._api.latency_s = value / 1000
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -173,6 +185,18 @@ class Emulator:
     @events_before_response.setter
     def events_before_response(self, on: bool) -> None:
         self._api.events_before_response = self._dispatcher.drained if on else None
+
+    @property
+    def ended_calls(self) -> str:
+        """How ended calls are answered: "disconnected" (GetCall 200 with that state, actions 400/8501; the default)
+        or "not-found" (404/8522 for both), the two answers the service gives."""
+        return self._engine.ended_calls
+
+    @ended_calls.setter
+    def ended_calls(self, answer: str) -> None:
+        if answer not in ENDED_CALL_ANSWERS:
+            raise ValueError(f"ended_calls must be one of {', '.join(ENDED_CALL_ANSWERS)}")
+        self._engine.ended_calls = answer
 
     def hang_up(self, call_connection_id: str, raw_id: str | None = None) -> None:
         """A participant (default: the original caller) hangs up; CallDisconnected or ParticipantsUpdated follows."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Coroutine
 
 from .callbacks import CallbackDispatcher
-from .errors import AcsError, bad_request, not_found
+from .errors import AcsError, bad_request, call_not_found, not_established, not_found
 from .events import (ADD_CANCELLED, CANCEL_TOO_LATE, CANCEL_UNKNOWN_INVITATION, CONNECTED, ENDED_BY_APP,
                      ENDED_BY_REMOTE, ENDED_BY_REMOTE_PSTN, ENDED_BY_TRANSFER, LOCATOR_NOT_FOUND, PARTICIPANT_ADDED,
                      PARTICIPANT_NOT_IN_CALL, PARTICIPANT_REMOVED, RING_FAILURES, TERMINATED_BY_APP,
@@ -25,6 +25,9 @@ from .validation import Body
 DEFAULT_RING_TIMEOUT_S = 60.0
 MAX_INVITATION_TIMEOUT_S = 180
 REJECT_REASONS = ("none", "busy", "forbidden")
+# How the service answers for a call connection that has ended: "disconnected" (it still knows the call: GetCall is
+# 200 with callConnectionState "disconnected", actions 400/8501) or "not-found" (it has forgotten it: 404/8522).
+ENDED_CALL_ANSWERS = ("disconnected", "not-found")
 
 Effect = Callable[[], Coroutine[Any, Any, None]]
 
@@ -55,6 +58,7 @@ class CallEngine:
         self.calls: dict[str, CallConnection] = {}
         self.scripts: dict[str, TargetScript] = {}
         self.locators: dict[str, list[Identifier]] = {}
+        self.ended_calls = "disconnected"
         self.held: HeldTargets | None = None  # set by the Emulator: rings of targets scripted `ringing`
 
     # ---- test control -------------------------------------------------------------------------
@@ -188,8 +192,11 @@ class CallEngine:
     # ---- mid-call operations ------------------------------------------------------------------
 
     def get_call(self, call_connection_id: str) -> Reply:
-        """GetCall: 200 with CallConnectionProperties."""
-        return Reply(200, self._active_call(call_connection_id).properties())
+        """GetCall: 200 with CallConnectionProperties (an ended call: "disconnected", or 404/8522 once forgotten)."""
+        call = self.calls.get(call_connection_id)
+        if call is None or (call.state == CallState.DISCONNECTED and self.ended_calls == "not-found"):
+            raise call_not_found(call_connection_id)
+        return Reply(200, call.properties())
 
     def hang_up(self, call_connection_id: str) -> Reply:
         """HangupCall (DELETE): 204, the app leaves; CallDisconnected follows."""
@@ -443,9 +450,13 @@ class CallEngine:
 
     def _active_call(self, call_connection_id: str) -> CallConnection:
         call = self.calls.get(call_connection_id)
-        # A call that has ended is gone for the service: 404, like acting on a disconnected call in ACS.
-        if call is None or call.state == CallState.DISCONNECTED:
-            raise not_found(f"Call connection {call_connection_id} was not found.")
+        if call is None:
+            raise call_not_found(call_connection_id)
+        if call.state == CallState.DISCONNECTED:
+            # Acting on a call that has ended: 400/8501 while the service still knows it, 404/8522 after.
+            if self.ended_calls == "not-found":
+                raise call_not_found(call_connection_id)
+            raise not_established()
         return call
 
     def _locator_participants(self, kind: str, locator_id: str) -> list[Identifier] | None:

@@ -17,6 +17,7 @@ STATUS_CODES: Mapping[int, str] = {
     404: NOT_FOUND,
     408: "RequestTimeout",
     409: "Conflict",
+    412: "PreconditionFailed",
     429: "TooManyRequests",
     500: "InternalServerError",
     502: "BadGateway",
@@ -44,6 +45,24 @@ class AcsError(Exception):
             # CommunicationError has no subCode field; the inner error is where a detail code fits.
             error["innererror"] = {"code": str(self.sub_code), "message": f"subCode {self.sub_code}"}
         return {"error": error}
+
+
+# Call Automation's numeric codes for acting on a call that is over (learn.microsoft.com/azure/communication-services/
+# resources/troubleshooting/voice-video-calling/troubleshooting-codes): 400/8501 "Action is invalid when call is not
+# in Established state", 404/8522 "Call not found". CommunicationError defines one code field; the numeric code is
+# put there (the docs do not show the body).
+NOT_ESTABLISHED = "8501"
+CALL_NOT_FOUND = "8522"
+
+
+def not_established(message: str = "Action is invalid when call is not in Established state.") -> AcsError:
+    """400/8501: the call connection exists but has ended (or is not established)."""
+    return AcsError(400, f"{message} DiagCode: 400#8501.@", NOT_ESTABLISHED)
+
+
+def call_not_found(call_connection_id: str) -> AcsError:
+    """404/8522: the service does not know (any more) this call connection."""
+    return AcsError(404, f"Call {call_connection_id} not found. DiagCode: 404#8522.@", CALL_NOT_FOUND)
 
 
 def bad_request(message: str, code: str = BAD_REQUEST) -> AcsError:

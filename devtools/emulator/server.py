@@ -6,7 +6,10 @@ import asyncio
 import json
 import logging
 import re
+import uuid
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Awaitable, Callable
 from urllib.parse import unquote
 
@@ -27,6 +30,8 @@ SUPPORTED_API_VERSIONS = frozenset({
 })
 
 Handler = Callable[[CallEngine, dict[str, str], Any, str], Reply]
+# ACS tracks repeatable requests for 5 minutes (learn.microsoft.com/rest/api/communication/repeatable-requests).
+REPEATABILITY_WINDOW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,14 @@ class StoredResponse:
     headers: tuple[tuple[str, str], ...]
 
 
+@dataclass(frozen=True)
+class Tracked:
+    """A repeatable request by its id: what it asked (to compare repeats with) and its outcome once known."""
+
+    fingerprint: tuple[str, str, str]
+    outcome: asyncio.Future[StoredResponse | None]
+
+
 def _match(method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
     for route in ROUTES:
         if route.method != method:
@@ -110,11 +123,11 @@ class AcsApi:
         self._activity = activity
         self._signer = signer
         self._secret = secret
-        self._latency_s = latency_ms / 1000
+        self.latency_s = latency_ms / 1000
         # When set (by Emulator.events_before_response), awaited after an operation's events are delivered and
         # before its HTTP response is sent.
         self.events_before_response: Callable[[], Awaitable[None]] | None = None
-        self._repeatable: dict[str, asyncio.Future[StoredResponse | None]] = {}
+        self._repeatable: dict[str, Tracked] = {}
         self.faults: list[Fault] = []
         self.records: list[dict[str, Any]] = []
         self.base_url = ""
@@ -162,8 +175,6 @@ class AcsApi:
         reply = Reply(500)
         response: web.Response | None = None
         try:
-            if self._latency_s:
-                await asyncio.sleep(self._latency_s)
             verify_request(request.method, raw_path, request.headers, body, self._secret)
             api_version = _api_version(request)
             if matched is None:
@@ -171,16 +182,20 @@ class AcsApi:
             route, params = matched
             fault = self._take_fault(operation)
             if fault is not None:
+                if self.latency_s:
+                    await asyncio.sleep(self.latency_s)
                 raise _fault_error(fault)
             if repeatability_id is not None:
-                if not request.headers.get("Repeatability-First-Sent"):
-                    raise bad_request("Repeatability-First-Sent is required with Repeatability-Request-ID.")
-                stored, owned = await self._claim(repeatability_id)
+                _check_repeatability(repeatability_id, request.headers.get("Repeatability-First-Sent"))
+                stored, owned = self._claim(repeatability_id, (request.method, path_only, _canonical(body)))
                 if stored is not None:
                     record["replayed"] = True
                     record["status"] = stored.status
                     log.info("%s %s -> %d (repeat)", request.method, operation, stored.status)
                     return web.Response(status=stored.status, body=stored.body or None, headers=dict(stored.headers))
+            if self.latency_s:
+                # The request is being processed for this long: a repeat arriving meanwhile finds it in progress.
+                await asyncio.sleep(self.latency_s)
             payload = _parse_json(body) if route.has_body else None
             reply = route.handler(self._engine, params, payload, api_version)
             response = _reply_response(reply)
@@ -198,17 +213,23 @@ class AcsApi:
         log.info("%s %s -> %d", request.method, operation, response.status)
         return await self._send_then_act(request, response, reply)
 
-    async def _claim(self, repeatability_id: str) -> tuple[StoredResponse | None, asyncio.Future[StoredResponse | None] | None]:
-        """Return the stored response for a repeat, or take ownership of a new id."""
-        while True:
-            existing = self._repeatable.get(repeatability_id)
-            if existing is None:
-                owned: asyncio.Future[StoredResponse | None] = asyncio.get_running_loop().create_future()
-                self._repeatable[repeatability_id] = owned
-                return None, owned
-            stored = await asyncio.shield(existing)
-            if stored is not None:
-                return stored, None
+    def _claim(self, repeatability_id: str, fingerprint: tuple[str, str, str]
+               ) -> tuple[StoredResponse | None, asyncio.Future[StoredResponse | None] | None]:
+        """Return the stored response for a repeat, or take ownership of a new id.
+
+        As the repeatable-requests rules say: a repeat that does not match the first request is 400; a repeat
+        while the first is still being processed is 409; otherwise the first request's 2xx/4xx answer again.
+        """
+        existing = self._repeatable.get(repeatability_id)
+        if existing is None:
+            owned: asyncio.Future[StoredResponse | None] = asyncio.get_running_loop().create_future()
+            self._repeatable[repeatability_id] = Tracked(fingerprint, owned)
+            return None, owned
+        if existing.fingerprint != fingerprint:
+            raise bad_request("The request does not match the earlier request with this Repeatability-Request-ID.")
+        if not existing.outcome.done() or existing.outcome.result() is None:
+            raise AcsError(409, "The request with this Repeatability-Request-ID is still being processed.", "Conflict")
+        return existing.outcome.result(), None
 
     def _settle(self, repeatability_id: str, owned: asyncio.Future[StoredResponse | None],
                 response: web.Response | None) -> None:
@@ -217,6 +238,7 @@ class AcsApi:
             headers = tuple((k, v) for k, v in response.headers.items() if k.lower() in ("content-type", "retry-after"))
             owned.set_result(StoredResponse(response.status, body, headers))
         else:
+            # A 5xx (or 429, 401) is not the request's outcome: a repeat runs it again.
             del self._repeatable[repeatability_id]
             owned.set_result(None)
 
@@ -249,6 +271,35 @@ def _api_version(request: web.Request) -> str:
     if version not in SUPPORTED_API_VERSIONS:
         raise AcsError(400, f"The api-version '{version}' is not supported.", "UnsupportedApiVersion")
     return version
+
+
+def _check_repeatability(request_id: str, first_sent: str | None) -> None:
+    """The header checks of the repeatable-requests rules: 400 for a malformed id or date, 412 past the window."""
+    if not first_sent:
+        raise bad_request("Repeatability-First-Sent is required with Repeatability-Request-ID.")
+    try:
+        parsed_id = uuid.UUID(request_id)
+    except ValueError:
+        raise bad_request("Repeatability-Request-ID must be a UUID.") from None
+    if parsed_id.version != 4 or parsed_id.variant != uuid.RFC_4122 or str(parsed_id) != request_id.lower():
+        # The spec describes the header as "a version 4 (random) UUID"; the stricter reading is enforced.
+        raise bad_request("Repeatability-Request-ID must be a version 4 UUID.")
+    try:
+        sent_at = parsedate_to_datetime(first_sent)
+    except (TypeError, ValueError, IndexError):
+        raise bad_request("Repeatability-First-Sent must be an IMF-fixdate (RFC 7231) time.") from None
+    if sent_at.tzinfo is None:
+        sent_at = sent_at.replace(tzinfo=timezone.utc)
+    if datetime.now(timezone.utc) - sent_at > REPEATABILITY_WINDOW:
+        raise AcsError(412, "Repeatability-First-Sent is not within the 5-minute tracking window.",
+                       "PreconditionFailed")
+
+
+def _canonical(body: bytes) -> str:
+    parsed = _parse_or_none(body)
+    if parsed is None:
+        return body.decode("utf-8", "replace")
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":"))
 
 
 def _parse_or_none(body: bytes) -> Any:

@@ -11,10 +11,10 @@ param calledNumbers array = []
 @minValue(1)
 @maxValue(5)
 param eventTimeToLiveInMinutes int = 1
-@description('Delivery attempts per IncomingCall (Event Grid retries after about 10 s and 30 s).')
+@description('Delivery attempts per IncomingCall: the first and one retry (Event Grid retries after about 10 s). A call rings about 30 s, so later attempts reach a caller who has hung up.')
 @minValue(1)
 @maxValue(5)
-param maxDeliveryAttempts int = 3
+param maxDeliveryAttempts int = 2
 
 resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
   name: systemTopicName

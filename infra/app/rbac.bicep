@@ -12,10 +12,11 @@ var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   // Storage Table Data Contributor: the app's call state tables (TABLES_ENDPOINT), created on first use.
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
-  // Communication and Email Service Owner: Call Automation with Entra ID tokens (answer, redirect, transfer, play).
-  // ACS has no data-plane roles and honours no custom roles; this is the only built-in role limited to
-  // Microsoft.Communication, where its docs otherwise grant Contributor.
-  communicationAndEmailServiceOwner: '09976791-48a7-449e-bb21-39d1a415f350'
+  // Contributor, on the ACS resource only: Call Automation with Entra ID tokens (answer, redirect, transfer,
+  // play, record). ACS has no data-plane roles and honours no custom roles; its Entra ID quickstart
+  // (learn.microsoft.com/azure/communication-services/quickstarts/identity/service-principal) grants
+  // Contributor, the only role its docs support for this, so the scope is what is kept narrow.
+  contributor: 'b24988ac-6180-42a0-ab88-20f7382dd24c'
   // Monitoring Metrics Publisher: Application Insights ingestion with Entra ID (local auth is off).
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   // Key Vault Secrets User: read CALLBACK_SECRET through the Key Vault reference.
@@ -30,7 +31,7 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
-resource acs 'Microsoft.Communication/communicationServices@2023-04-01' existing = {
+resource acs 'Microsoft.Communication/communicationServices@2025-05-01' existing = {
   name: communicationServiceName
 }
 
@@ -64,12 +65,12 @@ resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
 }
 
 resource callAutomation 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(acs.id, principalId, roles.communicationAndEmailServiceOwner)
+  name: guid(acs.id, principalId, roles.contributor)
   scope: acs
   properties: {
     principalId: principalId
     principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.communicationAndEmailServiceOwner)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.contributor)
   }
 }
 

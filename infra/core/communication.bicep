@@ -1,17 +1,20 @@
 // The Azure Communication Services resource and the Event Grid system topic that publishes its
 // events (IncomingCall among them). The subscription to the topic lives in app/incoming-call-subscription.bicep.
+// Local (access key) auth is off: the app reaches ACS with its managed identity only (Entra ID).
 param name string
 param systemTopicName string
 param tags object = {}
 @description('Where ACS stores data at rest, e.g. "United States", "Europe". Cannot be changed after creation.')
 param dataLocation string
 
-resource acs 'Microsoft.Communication/communicationServices@2023-04-01' = {
+// 2025-05-01 is the first stable API version with disableLocalAuth (tests/infra/bicep-types/).
+resource acs 'Microsoft.Communication/communicationServices@2025-05-01' = {
   name: name
   location: 'global'
   tags: tags
   properties: {
     dataLocation: dataLocation
+    disableLocalAuth: true
   }
 }
 

@@ -1,4 +1,4 @@
-// Log Analytics workspace and workspace-based Application Insights with local (key) auth off:
+// Log Analytics workspace and workspace-based Application Insights, both with local (key) auth off:
 // the app sends telemetry with its managed identity (Monitoring Metrics Publisher, see rbac.bicep).
 param logAnalyticsName string
 param applicationInsightsName string
@@ -21,6 +21,10 @@ resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
     retentionInDays: retentionInDays
     workspaceCapping: {
       dailyQuotaGb: dailyQuotaGb
+    }
+    features: {
+      // No workspace-key ingestion or queries: Entra ID only.
+      disableLocalAuth: true
     }
   }
 }

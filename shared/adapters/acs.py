@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
@@ -18,7 +19,10 @@ from shared.domain.identifiers import Identifier
 from shared.errors import AcsError
 
 T = TypeVar("T")
-_REPEATABILITY_NAMESPACE = uuid.UUID("2f0c4d7e-6a63-4a39-9d0c-5f0cbb8f6a11")
+_REPEATABILITY_PURPOSE = b"callsteer/repeatability/v1:"
+# ACS tracks a repeatable request for 5 minutes; a Repeatability-First-Sent older than that is answered 412
+# (learn.microsoft.com/rest/api/communication/repeatable-requests).
+REPEATABILITY_WINDOW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,13 @@ class Repeatability:
 
     @classmethod
     def for_key(cls, key: str, first_sent: datetime) -> "Repeatability":
-        """Derive the request id from a stable key, so a redelivered event repeats the same request."""
-        return cls(str(uuid.uuid5(_REPEATABILITY_NAMESPACE, key)), first_sent)
+        """Derive the request id from a stable key, so a redelivered event repeats the same request.
+
+        The spec asks for "a version 4 (random) UUID": the id is 122 bits of SHA-256 of the key with the
+        version (4) and variant (RFC 4122) bits set, so it has the v4 form and stays the same for the same key.
+        """
+        digest = hashlib.sha256(_REPEATABILITY_PURPOSE + key.encode()).digest()
+        return cls(str(uuid.UUID(bytes=digest[:16], version=4)), first_sent)
 
     def headers(self) -> dict[str, str]:
         return {"Repeatability-Request-ID": self.request_id,
@@ -84,7 +93,22 @@ class CallControl(Protocol):
         """The call's state as ACS knows it, or None when ACS does not know the call (any more)."""
 
 
-def _acs_error(exc: Exception, action: str) -> AcsError:
+def _numeric_code(error: Any) -> int | None:
+    """The service's numeric detail code (8501, 8522, ...): error.code when it is a number, else the innermost
+    innererror.code that is one. CommunicationError has no subCode field."""
+    found = None
+    depth = 0
+    while isinstance(error, dict) and depth < 8:
+        code = error.get("code")
+        if isinstance(code, str) and code.isdigit() and len(code) <= 9:
+            found = int(code)
+        elif isinstance(code, int) and not isinstance(code, bool):
+            found = code
+        error, depth = error.get("innererror"), depth + 1
+    return found
+
+
+def _acs_error(exc: Exception, action: str, repeatable: bool = True) -> AcsError:
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
         code, sub_code, message = None, None, exc.reason or ""
         try:
@@ -95,10 +119,11 @@ def _acs_error(exc: Exception, action: str) -> AcsError:
             error = body["error"]
             code = error.get("code") if isinstance(error.get("code"), str) else None
             message = error.get("message") if isinstance(error.get("message"), str) else message
-            sub_code = error.get("subCode") if isinstance(error.get("subCode"), int) else None
+            sub_code = _numeric_code(error)
         status = exc.status_code
         return AcsError(f"{action} failed: ACS answered {status} {code or ''} {message}".strip(), status=status,
-                        code=code, sub_code=sub_code, retryable=status == 429 or status >= 500)
+                        code=code, sub_code=sub_code, retryable=status == 429 or status >= 500,
+                        in_progress=repeatable and status == 409)
     return AcsError(f"{action} failed: ACS unreachable ({type(exc).__name__})", status=None, retryable=True)
 
 
@@ -115,11 +140,11 @@ class AcsCallControl:
     async def close(self) -> None:
         await self._client.close()
 
-    async def _send(self, action: str, request: Callable[[], Awaitable[T]]) -> T:
+    async def _send(self, action: str, request: Callable[[], Awaitable[T]], repeatable: bool = True) -> T:
         try:
             return await request()
         except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
-            raise _acs_error(exc, action) from exc
+            raise _acs_error(exc, action, repeatable) from exc
 
     async def answer(self, incoming_call_context: str, callback_url: str, operation_context: str,
                      repeat: Repeatability) -> Connection:
@@ -189,12 +214,12 @@ class AcsCallControl:
         # Terminate takes repeatability headers; the DELETE that removes only the app takes none.
         headers = repeat.headers() if for_everyone else None
         await self._send("TerminateCall" if for_everyone else "HangupCall", lambda: connection.hang_up(
-            for_everyone, **({"headers": headers} if headers else {})))
+            for_everyone, **({"headers": headers} if headers else {})), repeatable=for_everyone)
 
     async def call_state(self, call_connection_id: str) -> str | None:
         connection = self._client.get_call_connection(call_connection_id)
         try:
-            props = await self._send("GetCall", connection.get_call_properties)
+            props = await self._send("GetCall", connection.get_call_properties, repeatable=False)
         except AcsError as exc:
             if exc.status == 404:
                 return None

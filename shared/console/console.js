@@ -107,7 +107,7 @@
       first.appendChild(node("span", "dir", call.direction === "outbound" ? "\u2197 outbound" : "\u2199 inbound"));
       first.appendChild(node("span", "started", when(call.startedAt)));
       var second = node("span", "line2");
-      second.appendChild(node("span", "parties", D.mask(call.from) + " \u2192 " + D.mask(call.to)));
+      second.appendChild(node("span", "parties", D.parties(call)));
       second.appendChild(node("span", "duration", FINAL[call.state] ? duration(call) : duration(call) + " \u2026"));
       var third = node("span", "line3", decisionText(call));
       if (call.error) { third.appendChild(node("span", "badge failed", "error")); }
@@ -162,7 +162,7 @@
     }
     fact("State", call.state, "state " + call.state);
     fact("Direction", call.direction);
-    fact("From \u2192 to", D.mask(call.from) + " \u2192 " + D.mask(call.to));
+    fact("From \u2192 to", D.parties(call));
     fact("Decision", decisionText(call));
     fact("Started", when(call.startedAt));
     fact("Duration", duration(call) + (FINAL[call.state] ? "" : " (in progress)"));

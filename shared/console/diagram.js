@@ -1,14 +1,20 @@
 /* callsteer console: a call's timeline as a sequence diagram. No framework, no network: pure model + SVG.
  *
  * CallsteerDiagram.build(call) turns a call of the state API into lifelines and steps (arrows):
+ *   - lifelines: the app, ACS, and each participant once, keyed by its raw id ("4:+1425..." and "+1425..." are one
+ *     phone): the caller, the callees of a create (each target of a group call), invitees, transfer and redirect
+ *     targets, and whoever the events name. An operation's own ids and flags (an invitation id, a connect locator,
+ *     hang-up's "everyone") are never lifelines;
  *   - an inbound call starts with the caller calling ACS and ACS handing the app an IncomingCall;
  *   - every action the app sent is an arrow app -> ACS: from `operations` when the call has them, else one
- *     arrow for the decision (answer, reject or redirect) at startedAt; an action that reaches a participant
- *     (redirect, invite, transfer, cancel, remove, reject) is followed by a dashed arrow ACS -> that participant;
+ *     arrow for the decision (answer, reject or redirect) at startedAt; an action that reached a participant
+ *     (ring, invite, transfer, cancel an invitation, remove, redirect, reject) is followed by a dashed arrow
+ *     ACS -> that participant; an action ACS refused (failed, never accepted) reached nobody and draws none;
  *   - every event that came back is an arrow ACS -> app, in the order the app received it;
  *   actions and events are merged by time, events keeping their received order.
- * CallsteerDiagram.render(model, width) draws it as an SVG element. Identifiers are masked everywhere
- * (all but the last four characters), as in the app's logs.
+ * CallsteerDiagram.render(model, width) draws it as an SVG element. CallsteerDiagram.parties(call) is the call's
+ * "from -> to" in words, for the list. Identifiers are masked everywhere (all but the last four characters), as
+ * in the app's logs.
  */
 (function (global) {
   "use strict";
@@ -25,6 +31,25 @@
   function norm(raw) {
     var text = String(raw || "");
     return text.indexOf("4:") === 0 ? text.slice(2) : text;
+  }
+
+  /* Whether a value is a participant's raw id (or the API's display form of one): a phone number, an ACS or Teams
+   * user, a Teams app. Anything else an operation carries as its target (an invitation id, a locator, a flag) is not. */
+  function isParticipant(raw) {
+    return typeof raw === "string" && /^(?:(?:4:)?\+\d{2,20}|8:[a-z-]+:\S+|28:\S+)$/.test(raw);
+  }
+
+  /* The app writes a group call's targets as one text, "id1, id2": each is a callee. */
+  function targetsOf(value) {
+    return String(value || "").split(/,\s*/).filter(isParticipant);
+  }
+
+  var LOCATORS = {serverCall: "server call", groupCall: "group call", room: "room"};
+
+  /* A connect's target is its locator, "groupCall:<id>": shown as "group call ***e6f", never as a lifeline. */
+  function locatorText(target) {
+    var match = /^(serverCall|groupCall|room):(.+)$/.exec(String(target || ""));
+    return match ? LOCATORS[match[1]] + " " + mask(match[2]) : "";
   }
 
   function kindOf(raw) {
@@ -88,6 +113,17 @@
     redirect: "rings (redirected)"
   };
 
+  /* "from -> to" of a call in words: masked numbers, each target of a group call, the locator of a connect. */
+  function parties(call) {
+    if (!call.from && !call.to) {  // only a connect has neither: it joined a call that others started
+      var connect = (call.operations || []).filter(function (op) { return op.action === "connect"; })[0];
+      return "connects to " + ((connect && locatorText(connect.target)) || "a call");
+    }
+    var to = targetsOf(call.to);
+    var callees = to.length ? to.map(function (t) { return mask(norm(t)); }).join(", ") : mask(call.to);
+    return mask(norm(call.from)) + " \u2192 " + callees;
+  }
+
   function build(call) {
     var lifelines = [
       {key: "app", label: "callsteer", role: "the app"},
@@ -98,11 +134,11 @@
 
     var keyOf = {};  // identity -> opaque key (p1, p2, ...): no identifier goes into the page's markup
     function lifeline(raw, role) {
-      if (!raw) { return null; }
+      if (!isParticipant(raw)) { return null; }
       var id = norm(raw);
       var key = keyOf[id] || (keyOf[id] = "p" + (lifelines.length - 1));
       if (!byKey[key]) {
-        byKey[key] = {key: key, label: mask(norm(raw)), role: role || kindOf(raw), kind: kindOf(raw)};
+        byKey[key] = {key: key, label: mask(id), role: role || kindOf(raw), kind: kindOf(raw)};
         lifelines.push(byKey[key]);
       }
       return key;
@@ -118,12 +154,12 @@
     var caller = inbound ? lifeline(call.from, "caller") : null;
     var preamble = [];
     if (inbound) {
-      preamble.push(step({from: caller, to: "acs", kind: "call", label: "calls " + mask(call.to), ms: start}));
+      preamble.push(step({from: caller, to: "acs", kind: "call", label: "calls " + mask(norm(call.to)), ms: start}));
       preamble.push(step({from: "acs", to: "app", kind: "event", label: "IncomingCall", note: "via Event Grid",
                           ms: start}));
     }
 
-    // Actions: groups of [action arrow, optional effect arrow], each with the time it was sent. Without
+    // Actions: groups of [action arrow, effect arrows], each with the time it was sent. Without
     // `operations` (or without one for the decision), the decision stands for the action sent at startedAt.
     var operations = Array.isArray(call.operations) ? call.operations.slice() : [];
     var decision = call.decision || null;
@@ -138,27 +174,54 @@
       operations.unshift({action: decision.action, target: decision.target, operationContext: context,
                           status: err ? "failed" : "succeeded", result: err, createdAt: call.startedAt});
     }
+    var invitees = {};  // invitation id -> the invitee's raw id, for the cancels
+    operations.forEach(function (op) {
+      if (op.action === "addParticipant" && op.invitationId) { invitees[op.invitationId] = op.target; }
+    });
+
+    /* Whom an operation is about, as raw ids: never its invitation id, locator or flag. */
+    function reachedBy(op) {
+      if (op.action === "createCall") { return targetsOf(op.target); }
+      if (op.action === "cancelAddParticipant") { return invitees[op.target] ? [invitees[op.target]] : []; }
+      if (op.action === "reject") { return caller ? [call.from] : []; }
+      return isParticipant(op.target) ? [op.target] : [];
+    }
+
+    function detailOf(op, ruled, reason) {
+      if (op.action === "reject") { return "reason " + reason; }
+      if (op.action === "connect") { return locatorText(op.target) ? "to " + locatorText(op.target) : ""; }
+      if (op.action === "hangUp") {
+        return op.target === "everyone" ? "for everyone" : op.target === "app" ? "the app only" : "";
+      }
+      if (op.action === "cancelAddParticipant") { return op.target ? "invitation " + mask(op.target) : ""; }
+      var who = reachedBy(op);
+      return who.length ? "to " + who.map(function (t) { return mask(norm(t)); }).join(", ") : "";
+    }
+
     var actions = operations.map(function (op, i) {
       var when = timeOf(op.createdAt);
       var status = op.status || "pending";
       var failed = status === "failed" || resultFailed(op.result);
       var ruled = decision && decision.action === op.action;
-      var target = op.target ? lifeline(op.target, ROLES[op.action] || "participant") : null;
-      var detail = target ? "to " + byKey[target].label : "";
       var reason = (ruled && decision.reason) || op.reason || "none";
-      if (op.action === "reject") { detail = "reason " + reason; }
-      var group = [step({from: "app", to: "acs", kind: "action", label: op.action, detail: detail,
-                         rule: ruled ? decision.rule : null, context: op.operationContext || null,
-                         result: resultText(op.result), message: op.result && op.result.message, status: status,
-                         failed: failed, ms: isFinite(when) ? when : start, order: i})];
-      var reaches = op.action === "reject" ? caller : target;
+      var group = [step({from: "app", to: "acs", kind: "action", label: op.action,
+                         detail: detailOf(op, ruled, reason), rule: ruled ? decision.rule : null,
+                         context: op.operationContext || null, result: resultText(op.result),
+                         message: op.result && op.result.message, status: status, failed: failed,
+                         ms: isFinite(when) ? when : start, order: i})];
+      // A failed operation still reached its target when ACS had accepted it and reported the outcome later (an
+      // invitation declined, a transfer that failed); one ACS refused outright was never accepted: it reached nobody.
+      var refused = failed && !op.acceptedAt && !op.invitationId;
       var effect = op.action === "reject" ? "rejected (" + reason + ")" : EFFECTS[op.action];
-      // A failed operation still reached its target when ACS reported the outcome (an invitation declined,
-      // a transfer refused); one that ACS refused outright did not.
-      var reached = !failed || !!op.invitationId || (op.result && typeof op.result.code === "number");
-      if (reaches && effect && reached) {
-        group.push(step({from: "acs", to: reaches, kind: "effect", label: effect, status: status, ms: group[0].ms}));
+      if (effect && !refused) {
+        reachedBy(op).forEach(function (raw) {
+          var who = op.action === "reject" ? caller : lifeline(raw, ROLES[op.action] || null);
+          if (who) {
+            group.push(step({from: "acs", to: who, kind: "effect", label: effect, status: status, ms: group[0].ms}));
+          }
+        });
       }
+      if (op.transferee && !refused) { lifeline(op.transferee, "transferee"); }
       return group;
     }).sort(function (a, b) { return (a[0].ms - b[0].ms) || (a[0].order - b[0].order); });
 
@@ -304,5 +367,5 @@
   }
 
   global.CallsteerDiagram = {build: build, render: render, describe: describe, mask: mask, timeOf: timeOf,
-                             formatOffset: formatOffset};
+                             formatOffset: formatOffset, parties: parties};
 }(window));

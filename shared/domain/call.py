@@ -8,10 +8,11 @@ from typing import Any
 
 from shared.domain import operations as ops
 from shared.domain.events import (
-    CallConnected, CallEvent, CallTransferAccepted, CancelAddParticipantSucceeded, ParticipantsUpdated,
-    ResultInformation,
+    CallConnected, CallEvent, CallTransferAccepted, CancelAddParticipantSucceeded, ParticipantsUpdated, PlayFailed,
+    RecognizeCompleted, RecognizeFailed, RecordingStateChanged, ResultInformation,
 )
 from shared.domain.operations import Operation
+from shared.domain.steps import stored_plan
 
 INBOUND = "inbound"
 OUTBOUND = "outbound"
@@ -129,6 +130,7 @@ class Call:
             "operations": [op.to_dict() for op in self.operations],
             "plan": self.plan,
             "planState": self.plan_state,
+            "voicemail": (self.plan_state or {}).get("voicemail"),
         }
 
 
@@ -142,6 +144,13 @@ def new_call_from_event(event: CallEvent, call_key: str, now: datetime) -> Call:
 
 
 def _event_detail(event: CallEvent) -> dict[str, Any]:
+    if isinstance(event, RecognizeCompleted):
+        return {"digits": event.digits}
+    if isinstance(event, (PlayFailed, RecognizeFailed)) and event.failed_play_source_index is not None:
+        return {"failedPlaySourceIndex": event.failed_play_source_index}
+    if isinstance(event, RecordingStateChanged):
+        return {k: v for k, v in (("recordingId", event.recording_id), ("recordingState", event.recording_state))
+                if v is not None}
     if isinstance(event, ParticipantsUpdated):
         return {"participants": [p.raw_id for p in event.participants], "sequenceNumber": event.sequence_number}
     for attr, key in (("participant", "participant"), ("invitation_id", "invitationId"),
@@ -171,7 +180,8 @@ def apply_event(call: Call, event: CallEvent, now: datetime) -> tuple[Call, Even
         changes["last_result"] = {"event": event.name, **event.result.to_dict()}
     invitation_id = event.invitation_id if isinstance(event, CancelAddParticipantSucceeded) else None
     changes["operations"] = ops.close_by_event(call.operations, event.name, event.operation_context,
-                                               event.result.to_dict() if event.result else None, now, invitation_id)
+                                               event.result.to_dict() if event.result else None, now, invitation_id,
+                                               record.detail)
     # Even after the call ended: the list with the highest sequence number is the last one, whatever the order.
     if isinstance(event, ParticipantsUpdated):
         newer = (call.participants_seq is None or event.sequence_number is None
@@ -210,7 +220,7 @@ def call_from_decision(incoming: Any, decision: Any, call_key: str, now: datetim
     operation = Operation(context=answer_context(decision.rule) if decision.action == "answer" else decision.action,
                           action=decision.action, status=status, created_at=incoming.event_time, updated_at=now,
                           source="rule", target=decision_to_dict(decision).get("target"), result=error)
-    plan = decision.plan.to_dict() if getattr(decision, "plan", None) else None
+    plan = stored_plan(decision.plan, decision.flows) if getattr(decision, "plan", None) else None
     return Call(
         id=call_connection_id or call_key,
         call_key=call_key,
@@ -248,7 +258,7 @@ def merge_declared(existing: Call, declared: Call, events: list[EventRecord], no
     for record in sorted(events, key=lambda r: r.seq):
         operations = ops.close_by_event(operations, record.type, record.operation_context,
                                         record.result.to_dict() if record.result else None, now,
-                                        record.detail.get("invitationId"))
+                                        record.detail.get("invitationId"), record.detail)
     known = {op.context for op in operations}
     operations = tuple(op for op in existing.operations if op.context not in known) + operations
     return replace(

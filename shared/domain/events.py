@@ -209,6 +209,54 @@ class CallTransferFailed(CallEvent):
     pass
 
 
+class PlayCompleted(CallEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class PlayFailed(CallEvent):
+    failed_play_source_index: int | None = None
+
+
+class PlayCanceled(CallEvent):
+    pass
+
+
+# The spec's Tone enum, as the SDK and the service spell the keys of a phone.
+TONES = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+         "eight": "8", "nine": "9", "pound": "#", "asterisk": "*", "a": "A", "b": "B", "c": "C", "d": "D"}
+
+
+@dataclass(frozen=True)
+class RecognizeCompleted(CallEvent):
+    """DTMF collected: `digits` are the keys pressed (tones mapped from the service's words: one -> 1, pound -> #)."""
+
+    digits: str = ""
+
+
+@dataclass(frozen=True)
+class RecognizeFailed(CallEvent):
+    failed_play_source_index: int | None = None
+
+
+class RecognizeCanceled(CallEvent):
+    pass
+
+
+class HoldFailed(CallEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class RecordingStateChanged(CallEvent):
+    recording_id: str | None = None
+    recording_state: str | None = None
+
+
+class StartRecordingFailed(CallEvent):
+    pass
+
+
 class UnknownEvent(CallEvent):
     """An event type the app does not handle: recorded in the call's log and otherwise skipped."""
 
@@ -219,6 +267,8 @@ _TYPES: dict[str, type[CallEvent]] = {
         CallConnected, CallDisconnected, ParticipantsUpdated, AnswerFailed, CreateCallFailed, ConnectFailed,
         AddParticipantSucceeded, AddParticipantFailed, CancelAddParticipantSucceeded, CancelAddParticipantFailed,
         RemoveParticipantSucceeded, RemoveParticipantFailed, CallTransferAccepted, CallTransferFailed,
+        PlayCompleted, PlayFailed, PlayCanceled, RecognizeCompleted, RecognizeFailed, RecognizeCanceled, HoldFailed,
+        RecordingStateChanged, StartRecordingFailed,
     )
 }
 HANDLED_EVENT_NAMES = tuple(_TYPES)
@@ -264,6 +314,31 @@ def _sequence_number(data: Mapping[str, Any], where: str) -> int | None:
     return value
 
 
+def _index(data: Mapping[str, Any], where: str) -> int | None:
+    value = data.get("failedPlaySourceIndex")
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1000):
+        raise ValidationError(f"{where}.failedPlaySourceIndex must be a small integer",
+                              field=f"{where}.failedPlaySourceIndex")
+    return value
+
+
+def _digits(data: Mapping[str, Any], where: str) -> str:
+    result = data.get("dtmfResult")
+    if result is None:
+        return ""
+    tones = result.get("tones") if isinstance(result, Mapping) else None
+    if not isinstance(tones, list) or len(tones) > 64:
+        raise ValidationError(f"{where}.dtmfResult.tones must be an array of tones", field=f"{where}.dtmfResult.tones")
+    digits = []
+    for i, tone in enumerate(tones):
+        digit = TONES.get(tone.lower()) if isinstance(tone, str) else None
+        if digit is None:
+            raise ValidationError(f"{where}.dtmfResult.tones[{i}] is not a DTMF tone ({', '.join(TONES)})",
+                                  field=f"{where}.dtmfResult.tones[{i}]")
+        digits.append(digit)
+    return "".join(digits)
+
+
 def parse_callback_event(raw: Any, index: int) -> CallEvent:
     """Parse one CloudEvent of a callback body; unknown keys are ignored, unknown types kept as UnknownEvent."""
     where = f"[{index}]"
@@ -293,6 +368,13 @@ def parse_callback_event(raw: Any, index: int) -> CallEvent:
         return cls(**common, participant=_optional_identifier(data, "participant", dwhere))
     if issubclass(cls, InvitationResult):
         return cls(**common, invitation_id=_str(data, "invitationId", dwhere, required=False))
+    if cls in (PlayFailed, RecognizeFailed):
+        return cls(**common, failed_play_source_index=_index(data, dwhere))
+    if cls is RecognizeCompleted:
+        return cls(**common, digits=_digits(data, dwhere))
+    if cls is RecordingStateChanged:
+        state = _str(data, "state", dwhere, required=False)
+        return cls(**common, recording_id=_str(data, "recordingId", dwhere, required=False), recording_state=state)
     if cls is CallTransferAccepted:
         return cls(**common, transfer_target=_optional_identifier(data, "transferTarget", dwhere),
                    transferee=_optional_identifier(data, "transferee", dwhere))

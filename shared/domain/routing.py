@@ -12,15 +12,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.domain.events import IncomingCall
 from shared.domain.identifiers import ACS_USER, KINDS, PHONE, TEAMS_USER, Identifier, kind_of_raw_id, parse_phone_number, parse_target
+from shared.domain.steps import (
+    STRATEGIES, Calendar, Step, calendar_names, check_plan_size, check_step, parse_calendars, parse_flows, parse_step,
+)
 from shared.errors import RulesError, ValidationError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REJECT_REASONS = ("none", "busy", "forbidden")
-STRATEGIES = ("simultaneous", "sequential")
-MAX_INVITATION_TIMEOUT = 180
 _TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 _PHONE_PATTERN = re.compile(r"\+[0-9*?]+")
-_MATCH_KEYS = {"to", "from", "callerKind", "within", "outside", "headers"}
+_MATCH_KEYS = {"to", "from", "callerKind", "within", "outside", "headers", "calendar", "notCalendar"}
 _WINDOW_KEYS = {"timezone", "days", "start", "end"}
 
 
@@ -55,6 +56,8 @@ class Match:
     within: Window | None = None
     outside: Window | None = None
     headers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    calendars: tuple[Calendar, ...] | None = None
+    not_calendars: tuple[Calendar, ...] | None = None
 
     def holds(self, call: IncomingCall, now: datetime) -> bool:
         if self.to is not None and not _matches_any(call.to, self.to):
@@ -66,6 +69,10 @@ class Match:
         if self.within is not None and not self.within.contains(now):
             return False
         if self.outside is not None and self.outside.contains(now):
+            return False
+        if self.calendars is not None and not any(c.contains(now) for c in self.calendars):
+            return False
+        if self.not_calendars is not None and any(c.contains(now) for c in self.not_calendars):
             return False
         if self.headers:
             present = {name.lower(): value for name, value in call.custom_headers.items()}
@@ -81,43 +88,12 @@ def _matches_any(identifier: Identifier, patterns: tuple[str, ...]) -> bool:
 
 
 @dataclass(frozen=True)
-class Fallback:
-    """What to do when nobody in a ring group answers: transfer to a target, or hang up."""
-
-    transfer: Identifier | None = None
-    hangup: bool = False
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Follow-ups of an answered call, carried out by the callback handler from stored state."""
-
-    transfer: Identifier | None = None
-    ring: tuple[Identifier, ...] = ()
-    strategy: str = "simultaneous"
-    timeout_seconds: int | None = None
-    caller_id: str | None = None
-    fallback: Fallback | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        plan: dict[str, Any] = {}
-        if self.transfer:
-            plan["transfer"] = self.transfer.display
-        if self.ring:
-            plan.update(ring=[t.display for t in self.ring], strategy=self.strategy)
-            if self.timeout_seconds is not None:
-                plan["timeoutSeconds"] = self.timeout_seconds
-            if self.caller_id:
-                plan["callerId"] = self.caller_id
-        if self.fallback:
-            plan["fallback"] = {"transfer": self.fallback.transfer.display} if self.fallback.transfer else {"hangup": True}
-        return plan
-
-
-@dataclass(frozen=True)
 class Answer:
+    """Answer the call; `plan` is the step that follows (None: nothing), `flows` every named flow it reaches."""
+
     rule: str
-    plan: Plan | None = None
+    plan: Step | None = None
+    flows: Mapping[str, Step] = field(default_factory=dict)
     action: str = field(default="answer", init=False)
 
 
@@ -235,7 +211,7 @@ def _window(value: Any, where: str) -> Window:
     return Window(timezone=tz, days=frozenset(d.lower() for d in days), start=start, end=end, end_of_day=end_of_day)
 
 
-def _match(value: Any, where: str) -> Match:
+def _match(value: Any, where: str, calendars: Mapping[str, Calendar]) -> Match:
     spec = _object(value if value is not None else {}, where, _MATCH_KEYS)
     kinds = None
     if "callerKind" in spec:
@@ -258,6 +234,9 @@ def _match(value: Any, where: str) -> Match:
         within=_window(spec["within"], f"{where}.within") if "within" in spec else None,
         outside=_window(spec["outside"], f"{where}.outside") if "outside" in spec else None,
         headers=tuple(headers),
+        calendars=calendar_names(spec["calendar"], f"{where}.calendar", calendars) if "calendar" in spec else None,
+        not_calendars=(calendar_names(spec["notCalendar"], f"{where}.notCalendar", calendars)
+                       if "notCalendar" in spec else None),
     )
 
 
@@ -268,53 +247,17 @@ def _target(value: Any, where: str) -> Identifier:
         raise RulesError(str(exc), field=where) from None
 
 
-def _plan(value: Any, where: str) -> Plan:
-    spec = _object(value, where, {"transfer", "ring", "strategy", "timeoutSeconds", "callerId", "fallback"})
-    if ("transfer" in spec) == ("ring" in spec):
-        raise _fail(where, "needs exactly one of transfer or ring")
-    if "transfer" in spec:
-        extra = sorted(set(spec) - {"transfer"})
-        if extra:
-            raise _fail(f"{where}.{extra[0]}", "only goes with ring")
-        return Plan(transfer=_target(spec["transfer"], f"{where}.transfer"))
-    targets = spec["ring"]
-    if not isinstance(targets, list) or not targets:
-        raise _fail(f"{where}.ring", "must be a non-empty list of targets")
-    ring = tuple(_target(t, f"{where}.ring[{i}]") for i, t in enumerate(targets))
-    if len(set(ring)) != len(ring):
-        raise _fail(f"{where}.ring", "lists a target twice")
-    strategy = spec.get("strategy", "simultaneous")
-    if strategy not in STRATEGIES:
-        raise _fail(f"{where}.strategy", f"{strategy!r} is not one of {', '.join(STRATEGIES)}")
-    timeout = spec.get("timeoutSeconds")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int)
-                                or not 1 <= timeout <= MAX_INVITATION_TIMEOUT):
-        raise _fail(f"{where}.timeoutSeconds", f"must be a whole number from 1 to {MAX_INVITATION_TIMEOUT}")
-    caller_id = spec.get("callerId")
-    if caller_id is not None:
-        try:
-            parse_phone_number(caller_id, f"{where}.callerId")
-        except ValidationError as exc:
-            raise RulesError(str(exc), field=f"{where}.callerId") from None
-    fallback = None
-    if "fallback" in spec:
-        fb = _object(spec["fallback"], f"{where}.fallback", {"transfer", "hangup"})
-        if len(fb) != 1:
-            raise _fail(f"{where}.fallback", "needs exactly one of transfer or hangup")
-        if "transfer" in fb:
-            fallback = Fallback(transfer=_target(fb["transfer"], f"{where}.fallback.transfer"))
-        elif fb["hangup"] is True:
-            fallback = Fallback(hangup=True)
-        else:
-            raise _fail(f"{where}.fallback.hangup", "must be true")
-    return Plan(ring=ring, strategy=strategy, timeout_seconds=timeout, caller_id=caller_id, fallback=fallback)
-
-
-def _decision(spec: Mapping[str, Any], where: str, name: str) -> Decision:
+def _decision(spec: Mapping[str, Any], where: str, name: str, flows: Mapping[str, Step],
+              recordings_configured: bool) -> Decision:
     action = spec.get("action")
     if action == "answer":
         _object(spec, where, {"name", "match", "action", "then"})
-        return Answer(rule=name, plan=_plan(spec["then"], f"{where}.then") if "then" in spec else None)
+        if "then" not in spec:
+            return Answer(rule=name)
+        step = parse_step(spec["then"], f"{where}.then")
+        check_step(step, f"{where}.then", flows, recordings_configured)
+        check_plan_size(step, flows, f"{where}.then")
+        return Answer(rule=name, plan=step, flows=flows)
     if action == "reject":
         _object(spec, where, {"name", "match", "action", "reason"})
         reason = spec.get("reason", "none")
@@ -329,9 +272,13 @@ def _decision(spec: Mapping[str, Any], where: str, name: str) -> Decision:
     raise _fail(f"{where}.action", f"{action!r} is not one of answer, reject, redirect")
 
 
-def parse_rules(document: Any) -> Ruleset:
-    """Validate a rules document (already decoded JSON) into a Ruleset; RulesError names the rule and field."""
-    top = _object(document, "rules document", {"rules", "default"})
+def parse_rules(document: Any, recordings_configured: bool = False) -> Ruleset:
+    """Validate a rules document (already decoded JSON) into a Ruleset; RulesError names the rule and field.
+
+    `recordings_configured`: whether RECORDINGS_CONTAINER_URL is set (a voicemail step needs it)."""
+    top = _object(document, "rules document", {"rules", "default", "flows", "calendars"})
+    calendars = parse_calendars(top.get("calendars"))
+    flows = parse_flows(top.get("flows"), recordings_configured)
     rules_raw = top.get("rules", [])
     if not isinstance(rules_raw, list):
         raise _fail("rules", "must be a list of rules")
@@ -347,8 +294,8 @@ def parse_rules(document: Any) -> Ruleset:
             raise _fail(f"rules[{i}].name", f"{name!r} is used by an earlier rule")
         names.add(name)
         where = f"rule {name!r} (rules[{i}])"
-        decision = _decision(spec, where, name)
-        rules.append(Rule(name=name, match=_match(spec.get("match"), f"{where}.match"), decision=decision))
+        decision = _decision(spec, where, name, flows, recordings_configured)
+        rules.append(Rule(name=name, match=_match(spec.get("match"), f"{where}.match", calendars), decision=decision))
     if "default" not in top:
         raise _fail("default", "is required: what to do with a call no rule matches")
     default_spec = top["default"]
@@ -356,10 +303,11 @@ def parse_rules(document: Any) -> Ruleset:
         raise _fail("default", "must be an object")
     if "match" in default_spec:
         raise _fail("default.match", "the default applies to every call: it takes no match")
-    return Ruleset(rules=tuple(rules), default=_decision(default_spec, "default", "default"))
+    return Ruleset(rules=tuple(rules), default=_decision(default_spec, "default", "default", flows,
+                                                         recordings_configured))
 
 
-def load_rules(text: str, source: str = "ROUTING_RULES") -> Ruleset:
+def load_rules(text: str, source: str = "ROUTING_RULES", recordings_configured: bool = False) -> Ruleset:
     """Parse rules from JSON text; errors name the source, the rule and the field."""
     try:
         document = json.loads(text)
@@ -368,6 +316,6 @@ def load_rules(text: str, source: str = "ROUTING_RULES") -> Ruleset:
     except RecursionError:
         raise RulesError(f"{source} is not valid JSON: nested too deeply", field=source) from None
     try:
-        return parse_rules(document)
+        return parse_rules(document, recordings_configured)
     except RulesError as exc:
         raise RulesError(f"{source}: {exc}", field=exc.field) from None

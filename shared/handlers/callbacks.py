@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from shared.bootstrap import Services
 from shared.adapters.store import DuplicateEvent
@@ -13,9 +14,15 @@ from shared.domain.call import Call, apply_event, new_call_from_event
 from shared.domain.callback_tokens import token_matches
 from shared.domain.events import CallEvent
 from shared.errors import ConcurrencyConflict, StoreUnavailable, Unauthorized
-from shared.handlers.core import MAX_WRITE_ATTEMPTS, backoff, run
+from shared.adapters.acs import REPEATABILITY_WINDOW
+from shared.domain import operations as ops
+from shared.handlers.core import MAX_WRITE_ATTEMPTS, backoff, given_up, run, settle
 
 log = logging.getLogger("callsteer")
+# A step is sent again only while its Repeatability-First-Sent (the step's creation) is inside ACS's 5-minute
+# window, with a margin for the time the request takes: later, a repeat would be refused (412) or, worse, not
+# recognised as one, so the step is recorded as failed instead of being sent twice.
+RESEND_LIMIT = REPEATABILITY_WINDOW - timedelta(seconds=30)
 
 @dataclass(frozen=True)
 class CallbackOutcome:
@@ -52,7 +59,16 @@ async def on_callback(services: Services, call_key: str, events: list[CallEvent]
 async def _resend_unsent(services: Services, call_id: str) -> None:
     loaded = await services.store.load(call_id)
     if loaded is not None:
-        commands = plans.unsent(loaded.call)
+        now, commands = services.clock(), []
+        for command in plans.unsent(loaded.call):
+            op = ops.find(loaded.call.operations, command.context)
+            if op is not None and now - op.created_at >= RESEND_LIMIT:
+                log.warning("call %s: follow-up %s was never accepted and is older than the repeatability window; "
+                            "recorded as failed, not sent again", call_id, type(command).__name__)
+                await settle(services, call_id, command.context,
+                             given_up("not accepted by ACS within the repeatability window; not sent again"))
+            else:
+                commands.append(command)
         if commands:
             log.warning("call %s: sending %d follow-up(s) recorded but never accepted", call_id, len(commands))
             await run(services, loaded.call, commands)

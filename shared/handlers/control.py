@@ -17,7 +17,10 @@ from shared.domain.callback_tokens import new_call_key
 from shared.domain.identifiers import parse_target
 from shared.domain.operations import Operation
 from shared.errors import AcsError, Conflict, ValidationError
-from shared.handlers.core import accepted, failed, record_new, repeat_for, run, settle, update, url
+from shared.handlers.core import (
+    accepted, ended_at_acs, failed, may_have_ended, reconcile_as_ended, record_new, repeat_for, run, settle, update,
+    url,
+)
 
 log = logging.getLogger("callsteer")
 
@@ -46,7 +49,19 @@ async def _act(services: Services, call_id: str, action: str, context: str, targ
     try:
         result = await send(call, repeat_for(call, context))
     except AcsError as exc:
+        if exc.in_progress:  # a 409 to a repeat: the original request is still being carried out
+            raise
         await settle(services, call_id, context, failed(exc))
+        if may_have_ended(exc):
+            ended, state = await ended_at_acs(services, call)
+            if ended:
+                await reconcile_as_ended(services, call_id, f"{action} was refused with {exc.status}/"
+                                         f"{exc.sub_code or exc.code}: the call is over at ACS")
+                raise Conflict(f"call {call_id} has ended at ACS ({exc.status}/{exc.sub_code or exc.code}); it is "
+                               "now recorded as disconnected", state="disconnected") from exc
+            if state is not None:
+                raise Conflict(f"call {call_id} is {state} at ACS: {action} is not possible now ({exc.status}/"
+                               f"{exc.sub_code or exc.code})", state=state) from exc
         raise
     await settle(services, call_id, context, accepted(result if action == ops.ADD_PARTICIPANT else None))
     return result

@@ -15,7 +15,7 @@ from shared.adapters.store import CallExists
 from shared.bootstrap import Services
 from shared.domain import operations as ops
 from shared.domain import plan as plans
-from shared.domain.call import Call, merge_declared
+from shared.domain.call import Call, merge_declared, reconcile_ended
 from shared.domain.callback_tokens import callback_url
 from shared.domain.identifiers import parse_target
 from shared.domain.operations import Operation
@@ -24,6 +24,46 @@ from shared.errors import AcsError, ConcurrencyConflict, NotFound, StoreUnavaila
 log = logging.getLogger("callsteer")
 # Optimistic writes retried under contention (jittered, growing backoff) before answering 503.
 MAX_WRITE_ATTEMPTS = 12
+
+
+# What ACS answers an action on a call that is over (troubleshooting codes page): 400 with 8501 ("Action is invalid
+# when call is not in Established state") or 8528, or 404 with 8522 ("Call not found"). 8501 also fits a call not
+# established yet, so the call's state is asked of ACS before the call is recorded as ended.
+ENDED_CALL_CODES = frozenset({8501, 8528, 8522})
+
+
+def may_have_ended(exc: AcsError) -> bool:
+    """Whether an ACS refusal says the call may be over (to be confirmed with GetCall)."""
+    return exc.status == 404 or (exc.status == 400 and exc.sub_code in ENDED_CALL_CODES)
+
+
+async def ended_at_acs(services: Services, call: Call) -> tuple[bool, str | None]:
+    """Ask ACS for the call's state: (ended, state). Ended when ACS no longer knows the call (404) or says
+    "disconnected"; a failed check is not proof of anything."""
+    try:
+        state = await services.control.call_state(call.call_connection_id)
+    except AcsError:
+        return False, None
+    return state is None or state == "disconnected", state
+
+
+async def reconcile_as_ended(services: Services, call_id: str, reason: str) -> Call | None:
+    """Record a live call as disconnected (with a Reconciled entry in its log) because ACS says it is over."""
+    for attempt in range(MAX_WRITE_ATTEMPTS):
+        loaded = await services.store.load(call_id)
+        if loaded is None:
+            return None
+        if loaded.call.ended:
+            return loaded.call
+        ended, record = reconcile_ended(loaded.call, services.clock(), reason)
+        try:
+            await services.store.save(ended, loaded.etag, [record])
+        except ConcurrencyConflict:
+            await backoff(attempt)
+            continue
+        log.warning("call %s was %s but ACS says it is over: recorded as disconnected", call_id, loaded.call.state)
+        return ended
+    raise StoreUnavailable(f"call {call_id} kept changing under {MAX_WRITE_ATTEMPTS} write attempts")
 
 
 def error_dict(action: str, exc: AcsError) -> dict[str, Any]:
@@ -109,6 +149,15 @@ def failed(exc: AcsError) -> Callable[[Operation, datetime], Operation]:
     return change
 
 
+def given_up(message: str) -> Callable[[Operation, datetime], Operation]:
+    """An operation the app will not send (again): failed with the reason, unless an event already closed it."""
+    def change(op: Operation, now: datetime) -> Operation:
+        if op.final:
+            return op
+        return replace(op, status=ops.FAILED, updated_at=now, result={"message": message})
+    return change
+
+
 def accepted(invitation_id: str | None = None) -> Callable[[Operation, datetime], Operation]:
     def change(op: Operation, now: datetime) -> Operation:
         return replace(op, accepted_at=op.accepted_at or now, invitation_id=invitation_id or op.invitation_id,
@@ -144,6 +193,11 @@ async def run(services: Services, call: Call, commands: list[plans.Command]) -> 
             elif isinstance(command, plans.HangUp):
                 await services.control.hang_up(connection_id, command.for_everyone, repeat)
         except AcsError as exc:
+            if exc.in_progress:
+                # The first send of this step (same repeatability id) is still being carried out: it stands.
+                log.info("follow-up %s of call %s is still in progress at ACS; left pending", type(command).__name__,
+                         connection_id)
+                continue
             log.warning("follow-up %s of call %s failed: status=%s code=%s", type(command).__name__,
                         connection_id, exc.status, exc.code)
             await settle(services, call.id, command.context, failed(exc))

@@ -20,10 +20,13 @@ log = logging.getLogger("callsteer")
 REDELIVERY_WINDOW = timedelta(seconds=30)
 
 
-async def on_incoming_call(services: Services, incoming: IncomingCall) -> Call:
-    """Decide by the rules, carry the decision out through ACS, and record it."""
+async def on_incoming_call(services: Services, incoming: IncomingCall) -> Call | None:
+    """Decide by the rules, carry the decision out through ACS, and record it (None: another delivery of the same
+    event is carrying it out)."""
     now = services.clock()
-    decision = services.rules.decide(incoming, now)
+    # Decided at the event's time, not at delivery: every redelivery of one event makes the same decision and so
+    # repeats a byte-identical request (ACS answers a repeat whose body differs with 400).
+    decision = services.rules.decide(incoming, incoming.event_time)
     call_key = inbound_call_key(incoming.event_id)
     # Derived from the event id: a redelivered or racing copy of this event repeats the very same ACS request,
     # which ACS answers once.
@@ -39,6 +42,12 @@ async def on_incoming_call(services: Services, incoming: IncomingCall) -> Call:
         elif isinstance(decision, Redirect):
             await services.control.redirect(incoming.incoming_call_context, decision.target, repeat)
     except AcsError as exc:
+        if exc.in_progress:
+            # 409 to a repeat: another delivery of this event (another instance, a racing redelivery) holds the
+            # request and records its outcome. Nothing failed; record nothing.
+            log.info("incoming call %s: %s by rule %r is being carried out by another delivery of event %s; "
+                     "its outcome stands", incoming.correlation_id, decision.action, decision.rule, incoming.event_id)
+            return None
         if exc.retryable and now - incoming.event_time < REDELIVERY_WINDOW:
             # ACS kept failing through our retries, but the caller may still be ringing: Event Grid's
             # redelivery repeats this request under the same repeatability id. Nothing is recorded yet, so a

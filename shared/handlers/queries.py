@@ -39,7 +39,8 @@ async def _reconcile(services: Services, loaded: Any, events: list[Any]) -> tupl
         refreshed = replace(call, updated_at=now)
         records: list[Any] = []
     else:
-        refreshed, record = reconcile_ended(call, now, "ACS no longer knows the call; CallDisconnected never came")
+        reason = ("ACS no longer knows the call" if state is None else "ACS says the call is disconnected")
+        refreshed, record = reconcile_ended(call, now, f"{reason}; CallDisconnected never came")
         records = [record]
     try:
         await services.store.save(refreshed, loaded.etag, records)

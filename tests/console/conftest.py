@@ -2,8 +2,9 @@
 headless Chromium (Debian's package, driven by Playwright's library) opening the page the app serves.
 
 The module's stack places one call per scenario (answer, reject, redirect, a ring group with a declined invitation,
-a transfer through the control API, an outbound call), waits until each has settled, and hands the tests the
-calls as the state API shows them. Screenshots go to artifacts/console/.
+a transfer through the control API, an outbound call, a group call with an invitation cancelled, a participant
+removed, a refused transfer and a hang-up, a connect to a group call), waits until each has settled, and hands the
+tests the calls as the state API shows them. Screenshots go to artifacts/console/.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import quote
 
 import pytest
 
@@ -33,6 +35,12 @@ AGENT_DECLINES = "8:acs:00000000-0000-0000-0000-000000000000_00000000-0000-0000-
 AGENT_ANSWERS = "8:acs:00000000-0000-0000-0000-000000000000_00000000-0000-0000-0000-0000000003b2"
 TRANSFER_TARGET = "+18005550142"
 OUTBOUND_TARGET = "+14255550171"
+GROUP_USERS = ("8:acs:00000000-0000-0000-0000-000000000000_00000000-0000-0000-0000-0000000003c1",
+               "8:acs:00000000-0000-0000-0000-000000000000_00000000-0000-0000-0000-0000000003c2")
+GROUP_INVITEE = "+14255550173"  # scripted to ring unanswered, so that its invitation can be cancelled
+REFUSED_TRANSFER_TARGET = "+18005550144"
+GROUP_CALL_ID = "9b2f4c1e-7d3a-4e5b-8c6d-0e1f2a3b4c5d"
+GROUP_CALL_MEMBER = "8:acs:00000000-0000-0000-0000-000000000000_00000000-0000-0000-0000-0000000003d1"
 RULES = {
     "rules": [
         {"name": "block-premium", "match": {"from": ["+1900*"]}, "action": "reject", "reason": "forbidden"},
@@ -126,6 +134,27 @@ def console() -> Iterator[Console]:
         created = c.api("POST", "calls", {"targets": [OUTBOUND_TARGET], "callerId": SUPPORT,
                                           "operationContext": "callback-customer"})
         c.calls["outbound"] = c.settle(lambda: c.get(created["callConnectionId"]))
+
+        group = c.api("POST", "calls", {"targets": list(GROUP_USERS), "operationContext": "huddle"})["callConnectionId"]
+        c.settle(lambda: c.get(group), lambda call: call["state"] == "connected" and len(call["participants"]) == 2)
+        c.emulator("PUT", f"targets/{GROUP_INVITEE}", {"outcome": "no-answer"})
+        invited = c.api("POST", f"calls/{group}/participants", {"target": GROUP_INVITEE, "callerId": SUPPORT})
+        c.api("DELETE", f"calls/{group}/invitations/{invited['invitationId']}")
+        c.settle(lambda: c.get(group), lambda call: all(op["status"] != "pending" for op in call["operations"]))
+        # A group call needs a transferee: ACS refuses this one, and the app records the refusal.
+        status, refused = http_json("POST", f"{stack.host_url}/api/calls/{group}/transfer",
+                                    {"target": REFUSED_TRANSFER_TARGET})
+        assert status == 400, (status, refused)
+        c.api("DELETE", f"calls/{group}/participants/{quote(GROUP_USERS[0], safe='')}")
+        c.settle(lambda: c.get(group), lambda call: call["participants"] == [GROUP_USERS[1]])
+        c.api("POST", f"calls/{group}/hangup", {"forEveryone": True})
+        c.calls["group"] = c.settle(lambda: c.get(group), lambda call: call["state"] == "disconnected")
+
+        # Connect joins a group call that others started: the emulator plays its clients.
+        c.emulator("PUT", f"locators/{GROUP_CALL_ID}", {"participants": [GROUP_CALL_MEMBER]})
+        joined = c.api("POST", "calls:connect", {"groupCallId": GROUP_CALL_ID, "operationContext": "join-huddle"})
+        c.calls["connect"] = c.settle(lambda: c.get(joined["callConnectionId"]),
+                                      lambda call: call["state"] == "connected" and call["participants"])
         yield c
 
 
@@ -138,7 +167,7 @@ def browser_context() -> Iterator[Any]:
     """
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(f"Chromium not found at {CHROMIUM}: the console tests drive Debian's chromium package. "
-                    "Run ./dev setup (devtools/console_setup.sh installs chromium and chromium-driver with apt), "
+                    "Run ./dev test (devtools/console_setup.sh installs chromium and chromium-driver with apt), "
                     "or point CALLSTEER_CHROMIUM at a Chromium binary.", pytrace=False)
     try:
         from playwright.sync_api import sync_playwright

@@ -11,7 +11,8 @@ import pytest
 
 from devtools.stack import PROJECT_ROOT
 from tests.console.conftest import (
-    AGENT_ANSWERS, AGENT_DECLINES, ARTIFACTS, OUTBOUND_TARGET, OVERFLOW_TARGET, SUPPORT, TRANSFER_TARGET, Console,
+    AGENT_ANSWERS, AGENT_DECLINES, ARTIFACTS, GROUP_CALL_ID, GROUP_CALL_MEMBER, GROUP_INVITEE, GROUP_USERS,
+    OUTBOUND_TARGET, OVERFLOW_TARGET, REFUSED_TRANSFER_TARGET, SUPPORT, TRANSFER_TARGET, Console,
 )
 
 pytestmark = pytest.mark.e2e
@@ -74,8 +75,9 @@ def test_the_list_shows_every_call_newest_first_with_masked_numbers(console: Con
     text = page.inner_text("#call-list")
     for call in console.calls.values():
         for number in (call["from"], call["to"]):
-            assert number not in text
-            assert masked(number) in text
+            for party in (number or "").split(", ") if number else []:  # a group call's targets: "id1, id2"
+                assert party not in text
+                assert masked(party) in text
     row = page.inner_text(f"#call-list a[data-call='{key_of(console.calls['reject'])}']")
     assert "rejected" in row and "inbound" in row and "reject forbidden" in row and "rule block-premium" in row
     assert re.search(r"\d\d:\d\d:\d\d", row) and re.search(r"\d+(\.\d)? (ms|s)", row)
@@ -195,6 +197,65 @@ def test_an_outbound_call_starts_with_the_app_creating_it(console: Console, page
     assert diagram["steps"][0]["context"] == "callback-customer"
 
 
+def test_a_group_call_has_one_lifeline_per_participant_and_no_arrow_for_a_refused_transfer(console: Console,
+                                                                                          page: Any) -> None:
+    call = console.calls["group"]
+    diagram = open_call(page, console, call)
+    first, second, invitee = masked(GROUP_USERS[0]), masked(GROUP_USERS[1]), masked(GROUP_INVITEE)
+    # Both users of the group call as callees, the phone invited as invitee: each once, keyed by raw id. Not the
+    # invitation id the cancel names, not hang-up's "everyone", not the target of the transfer ACS refused.
+    assert [(line["label"], line["role"]) for line in diagram["lifelines"]] == [
+        ("callsteer", "the app"), ("ACS", "Call Automation"), (first, "callee"), (second, "callee"),
+        (invitee, "invitee")]
+    assert in_order(arrows(diagram), [
+        ("callsteer", "ACS", "createCall"),
+        ("ACS", first, "rings"),
+        ("ACS", second, "rings"),
+        ("ACS", "callsteer", "CallConnected"),
+        ("callsteer", "ACS", "addParticipant"),
+        ("ACS", invitee, "invites"),
+        ("callsteer", "ACS", "cancelAddParticipant"),
+        ("ACS", invitee, "cancels the invitation"),
+        ("ACS", "callsteer", "CancelAddParticipantSucceeded"),
+        ("callsteer", "ACS", "transfer"),
+        ("callsteer", "ACS", "removeParticipant"),
+        ("ACS", first, "removes"),
+        ("ACS", "callsteer", "RemoveParticipantSucceeded"),
+        ("callsteer", "ACS", "hangUp"),
+        ("ACS", "callsteer", "CallDisconnected"),
+    ])
+    steps = diagram["steps"]
+    transfer = next(i for i, s in enumerate(steps) if s["label"] == "transfer")
+    assert steps[transfer]["failed"] and steps[transfer]["stroke"] == RED
+    assert f"to {masked(REFUSED_TRANSFER_TARGET)}" in steps[transfer]["text"]
+    assert steps[transfer + 1]["kind"] != "effect"  # refused: it reached nobody
+    assert "transfers the call to" not in [s["label"] for s in steps]
+    hang_up = next(s for s in steps if s["label"] == "hangUp")
+    assert "for everyone" in hang_up["text"]
+    row = page.inner_text(f"#call-list a[data-call='{key_of(call)}']")
+    assert f"{first}, {second}" in row
+    assert f"{first}, {second}" in page.inner_text("#summary")
+    assert page.errors == []
+    shot(page, "group")
+
+
+def test_a_connect_call_shows_the_call_it_joined_and_its_participants(console: Console, page: Any) -> None:
+    call = console.calls["connect"]
+    assert call["from"] is None and call["to"] is None
+    diagram = open_call(page, console, call)
+    member = masked(GROUP_CALL_MEMBER)
+    assert [(line["label"], line["role"]) for line in diagram["lifelines"]] == [
+        ("callsteer", "the app"), ("ACS", "Call Automation"), (member, "ACS user")]
+    assert arrows(diagram)[:3] == [("callsteer", "ACS", "connect"), ("ACS", "callsteer", "CallConnected"),
+                                   ("ACS", "callsteer", "ParticipantsUpdated")]
+    connect = diagram["steps"][0]
+    assert connect["context"] == "join-huddle" and f"to group call {masked(GROUP_CALL_ID)}" in connect["text"]
+    row = page.inner_text(f"#call-list a[data-call='{key_of(call)}']")
+    assert f"connects to group call {masked(GROUP_CALL_ID)}" in row and "- \u2192 -" not in row
+    assert page.errors == []
+    shot(page, "connect")
+
+
 def test_filters_by_state_and_by_direction(console: Console, page: Any) -> None:
     page.goto(console.url)
     page.wait_for_selector("body[data-ready=true]", state="attached")
@@ -209,8 +270,9 @@ def test_filters_by_state_and_by_direction(console: Console, page: Any) -> None:
     page.select_option("#filter-direction", "outbound")
     page.wait_for_function("() => { const rows = [...document.querySelectorAll('#call-list a[data-call]')];"
                            " return rows.length > 0 && rows.every(a => a.textContent.includes('outbound')); }")
-    assert page.eval_on_selector_all("#call-list a[data-call]", "rows => rows.map(r => r.dataset.call)") == [
-        key_of(console.calls["outbound"])]
+    outbound = [key_of(c) for c in console.api("GET", "calls?direction=outbound&limit=100")["calls"]]
+    assert {key_of(console.calls[name]) for name in ("outbound", "group", "connect")} <= set(outbound)
+    assert page.eval_on_selector_all("#call-list a[data-call]", "rows => rows.map(r => r.dataset.call)") == outbound
     shot(page, "filter-outbound")
 
 

@@ -8,7 +8,7 @@ from email.utils import formatdate
 import aiohttp
 import pytest
 from azure.communication.callautomation import PhoneNumberIdentifier
-from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 
 from devtools.emulator import signed_headers_for
 from devtools.emulator.auth import decode_access_key
@@ -155,15 +155,34 @@ async def test_a_body_that_is_not_json_is_refused_with_400(raw):
 
 
 @pytest.mark.asyncio
-async def test_actions_on_a_disconnected_call_are_not_found(answered, client, emu):
+async def test_an_ended_call_still_known_answers_get_call_disconnected_and_actions_400_8501(answered, client, emu):
     call_id = await answered()
     connection = client.get_call_connection(call_id)
     await connection.hang_up(is_for_everyone=False)
 
-    with pytest.raises(ResourceNotFoundError):
-        await connection.transfer_call_to_participant(PhoneNumberIdentifier("+14255550199"))
-    with pytest.raises(ResourceNotFoundError):
+    assert (await connection.get_call_properties()).call_connection_state == "disconnected"
+    for action in (lambda: connection.transfer_call_to_participant(PhoneNumberIdentifier("+14255550199"),
+                                                                    source_caller_id_number=PhoneNumberIdentifier("+18005550100")),
+                   lambda: connection.hang_up(is_for_everyone=True)):
+        with pytest.raises(HttpResponseError) as refused:
+            await action()
+        assert refused.value.status_code == 400 and refused.value.error.code == "8501"
+        assert "not in Established state" in refused.value.error.message
+
+
+@pytest.mark.asyncio
+async def test_an_ended_call_forgotten_answers_404_8522_to_get_call_and_actions(answered, client, emu):
+    emu.ended_calls = "not-found"
+    call_id = await answered()
+    connection = client.get_call_connection(call_id)
+    await connection.hang_up(is_for_everyone=False)
+
+    with pytest.raises(ResourceNotFoundError) as gone:
+        await connection.get_call_properties()
+    assert gone.value.error.code == "8522"
+    with pytest.raises(ResourceNotFoundError) as refused:
         await connection.hang_up(is_for_everyone=True)
+    assert refused.value.error.code == "8522"
 
 
 @pytest.mark.asyncio

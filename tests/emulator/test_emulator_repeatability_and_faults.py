@@ -39,17 +39,73 @@ async def test_a_repeated_request_id_returns_the_first_response_and_answers_once
 
 
 @pytest.mark.asyncio
-async def test_concurrent_repeats_of_one_request_id_act_once(emu, receiver, raw):
+async def test_repeats_while_the_first_request_is_processed_get_409_and_it_acts_once(emu, receiver, raw):
+    emu.latency_ms = 200  # the first request is being processed this long
     event = emu.incoming_call()
     body = {"incomingCallContext": event["data"]["incomingCallContext"], "callbackUri": receiver.callback_url()}
     headers = _repeatable(str(uuid.uuid4()))
 
-    results = await asyncio.gather(*(raw("POST", ANSWER, body, headers=headers) for _ in range(3)))
+    first = asyncio.create_task(raw("POST", ANSWER, body, headers=headers))
+    while not emu.requests:
+        await asyncio.sleep(0.001)
+    repeats = await asyncio.gather(*(raw("POST", ANSWER, body, headers=headers) for _ in range(3)))
+    original = await first
+    emu.latency_ms = 0
+    after = await raw("POST", ANSWER, body, headers=headers)
     await emu.idle()
 
-    assert {status for status, _, _ in results} == {200}
-    assert len({r[2]["callConnectionId"] for r in results}) == 1
+    assert original[0] == 200
+    assert [status for status, _, _ in repeats] == [409, 409, 409]
+    assert after[0] == 200 and after[2] == original[2]
     assert receiver.types().count("CallConnected") == 1
+
+
+@pytest.mark.asyncio
+async def test_a_repeat_with_a_different_body_is_refused_with_400_and_changes_nothing(emu, receiver, raw):
+    event = emu.incoming_call()
+    body = {"incomingCallContext": event["data"]["incomingCallContext"], "callbackUri": receiver.callback_url()}
+    headers = _repeatable(str(uuid.uuid4()))
+
+    first = await raw("POST", ANSWER, body, headers=headers)
+    other = await raw("POST", ANSWER, {**body, "operationContext": "changed"}, headers=headers)
+    await emu.idle()
+
+    assert (first[0], other[0]) == (200, 400)
+    assert "does not match" in other[2]["error"]["message"]
+    assert receiver.types().count("CallConnected") == 1
+
+
+@pytest.mark.asyncio
+async def test_a_first_sent_older_than_five_minutes_is_refused_with_412_and_nothing_happens(emu, receiver, raw):
+    event = emu.incoming_call()
+    body = {"incomingCallContext": event["data"]["incomingCallContext"], "callbackUri": receiver.callback_url()}
+    stale = {"Repeatability-Request-ID": str(uuid.uuid4()),
+             "Repeatability-First-Sent": formatdate(time.time() - 301, usegmt=True)}
+    recent = {"Repeatability-Request-ID": str(uuid.uuid4()),
+              "Repeatability-First-Sent": formatdate(time.time() - 280, usegmt=True)}
+
+    refused = await raw("POST", ANSWER, body, headers=stale)
+    accepted = await raw("POST", ANSWER, body, headers=recent)
+
+    assert refused[0] == 412
+    assert accepted[0] == 200
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("request_id, first_sent", [
+    ("not-a-uuid", formatdate(usegmt=True)),
+    (str(uuid.uuid5(uuid.NAMESPACE_URL, "x")), formatdate(usegmt=True)),  # a UUID, but version 5
+    (str(uuid.uuid4()), "yesterday"),
+])
+async def test_a_malformed_request_id_or_first_sent_is_refused_with_400(emu, receiver, raw, request_id, first_sent):
+    event = emu.incoming_call()
+    body = {"incomingCallContext": event["data"]["incomingCallContext"], "callbackUri": receiver.callback_url()}
+
+    status, _, _ = await raw("POST", ANSWER, body,
+                             headers={"Repeatability-Request-ID": request_id, "Repeatability-First-Sent": first_sent})
+
+    assert status == 400
+    assert emu.incoming_calls[0]["state"] == "waiting"
 
 
 @pytest.mark.asyncio

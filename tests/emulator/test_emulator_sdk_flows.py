@@ -135,8 +135,8 @@ async def test_create_call_fails_as_the_target_is_scripted(emu, client, receiver
     assert receiver.types() == ["CreateCallFailed"]
     failed = receiver.event("CreateCallFailed")["data"]["resultInformation"]
     assert (failed["code"], failed["subCode"]) == (code, sub_code)
-    with pytest.raises(ResourceNotFoundError):
-        await client.get_call_connection(result.call_connection_id).get_call_properties()
+    props = await client.get_call_connection(result.call_connection_id).get_call_properties()
+    assert props.call_connection_state == "disconnected"
 
 
 @pytest.mark.asyncio
@@ -242,7 +242,7 @@ async def test_add_participant_fails_as_the_target_is_scripted(emu, client, rece
 @pytest.mark.asyncio
 async def test_cancel_add_participant_stops_the_invitation(emu, client, receiver, answered):
     call_id = await answered()
-    emu.script_target(AGENT, "answer", delay_ms=10_000)
+    emu.script_target(AGENT, "ringing")  # rings until cancelled: no scaled timer for the cancel to beat
     connection = client.get_call_connection(call_id)
     added = await connection.add_participant(PhoneNumberIdentifier(AGENT))
 
@@ -332,7 +332,7 @@ async def test_a_transfer_with_a_transferee_swaps_that_participant(emu, client, 
 
 
 @pytest.mark.asyncio
-async def test_hang_up_disconnects_the_app_and_later_actions_are_not_found(emu, client, receiver, answered):
+async def test_hang_up_disconnects_the_app_and_later_actions_are_refused_with_8501(emu, client, receiver, answered):
     call_id = await answered()
     connection = client.get_call_connection(call_id)
 
@@ -342,8 +342,9 @@ async def test_hang_up_disconnects_the_app_and_later_actions_are_not_found(emu, 
     assert receiver.types(call_id)[-1] == "CallDisconnected"
     assert emu.requests[-1]["operation"] == "CallConnection_HangupCall"
     assert emu.requests[-1]["status"] == 204
-    with pytest.raises(ResourceNotFoundError):
-        await connection.add_participant(PhoneNumberIdentifier(AGENT))
+    with pytest.raises(HttpResponseError) as refused:
+        await connection.add_participant(PhoneNumberIdentifier(AGENT), source_caller_id_number=PhoneNumberIdentifier(APP_NUMBER))
+    assert refused.value.status_code == 400 and refused.value.error.code == "8501"
 
 
 @pytest.mark.asyncio

@@ -22,6 +22,13 @@ def infra() -> Infra:
 
 
 @pytest.fixture(scope="session")
+def bicep_types():
+    from bicep_typecheck import Types
+
+    return Types()
+
+
+@pytest.fixture(scope="session")
 def app_settings_contract():
     """The app's settings contract (shared/config.py), imported without the app's dependencies."""
     if str(ROOT) not in sys.path:

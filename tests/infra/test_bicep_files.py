@@ -83,3 +83,28 @@ def test_checkov_skips_sit_inside_a_resource_and_give_a_reason(infra, rel):
     assert skips, f"{rel} has no checkov skips (remove this case if that is now intended)"
     for check, colon, reason in skips:
         assert colon and len(reason.strip()) > 15, f"{rel}: skip of {check} needs a reason"
+
+
+# Regions that offer the Flex Consumption plan, as listed by Microsoft's azd quickstart for Python on Flex
+# Consumption (Azure-Samples/functions-quickstart-python-http-azd, infra/main.bicep at 947c194, 2025-05-07),
+# without its canary region eastus2euap. The Functions docs point to `az functionapp
+# list-flexconsumption-locations` for the live list (learn.microsoft.com/azure/azure-functions/
+# flex-consumption-how-to#view-currently-supported-regions).
+FLEX_CONSUMPTION_REGIONS = {
+    "australiaeast", "australiasoutheast", "brazilsouth", "canadacentral", "centralindia", "centralus",
+    "eastasia", "eastus", "eastus2", "francecentral", "germanywestcentral", "italynorth", "japaneast",
+    "koreacentral", "northcentralus", "northeurope", "norwayeast", "southafricanorth", "southcentralus",
+    "southeastasia", "southindia", "spaincentral", "swedencentral", "uaenorth", "uksouth", "ukwest",
+    "westcentralus", "westeurope", "westus", "westus2", "westus3",
+}
+
+
+def test_location_is_limited_to_regions_that_offer_flex_consumption(infra):
+    allowed = infra.main.decorators("location")["allowed"]
+    assert len(allowed) == len(set(allowed)) and set(allowed) == FLEX_CONSUMPTION_REGIONS
+    assert "eastus2euap" not in allowed  # an early-access region, not for customers' deployments
+    # azd asks for the location from the same parameter, and the region the README deploys to is allowed.
+    assert infra.main.params["location"]["decorators"][-1]["argument"] == {"azd": {"type": "location"}}
+    readme = (INFRA.parent / "README.md").read_text()
+    for region in re.findall(r"azd env set AZURE_LOCATION (\w+)", readme) + re.findall(r"-l (\w+) -f infra", readme):
+        assert region in allowed, f"README deploys to {region}, which main.bicep does not allow"

@@ -67,7 +67,10 @@ def test_retry_policy_fits_a_ringing_call(infra):
     sub = infra[SUB]
     assert sub.params["eventTimeToLiveInMinutes"]["default"] == 1
     assert sub.decorators("eventTimeToLiveInMinutes")["max_value"] <= 5
-    assert sub.params["maxDeliveryAttempts"]["default"] <= 3
+    # A call rings about 30 s: the first delivery and one retry (after about 10 s), no more.
+    assert sub.params["maxDeliveryAttempts"]["default"] == 2
+    assert infra.main.params["incomingCallMaxDeliveryAttempts"]["default"] == 2
+    assert infra.main.module("incomingCallSubscription")["params"]["maxDeliveryAttempts"] == "incomingCallMaxDeliveryAttempts"
     assert sub.decorators("maxDeliveryAttempts")["max_value"] <= 5
     assert infra.main.params["incomingCallEventTtlMinutes"]["default"] == 1
     assert infra.main.decorators("incomingCallEventTtlMinutes")["max_value"] <= 5

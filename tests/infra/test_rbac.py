@@ -12,7 +12,9 @@ RBAC = "app/rbac.bicep"
 EXPECTED = {
     "storageBlobDataOwner": ("b7e6dc6d-f1e8-4753-8033-0f276bb0955b", "storage"),
     "storageTableDataContributor": ("0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", "storage"),
-    "communicationAndEmailServiceOwner": ("09976791-48a7-449e-bb21-39d1a415f350", "acs"),
+    # Contributor, scoped to the ACS resource: the role ACS's Entra ID docs grant (ACS honours no custom
+    # role; "Communication and Email Service Owner" is not among the built-in roles the current docs list).
+    "contributor": ("b24988ac-6180-42a0-ab88-20f7382dd24c", "acs"),
     "monitoringMetricsPublisher": ("3913510d-42f4-4e42-8a64-420c390055eb", "applicationInsights"),
     "keyVaultSecretsUser": ("4633458b-17de-408a-b874-0445c86b69e6", "callbackSecret"),
 }
@@ -88,3 +90,13 @@ def test_no_role_is_assigned_outside_rbac_bicep(infra):
     for rel in infra.files:
         if rel != RBAC:
             assert not infra[rel].resources_of("Microsoft.Authorization/roleAssignments"), rel
+
+
+def test_contributor_is_granted_on_the_acs_resource_only(infra):
+    """The broadest role here: its scope is the one ACS resource, never the group or subscription."""
+    rbac = infra[RBAC]
+    contributor = [a for a in assignments(infra).values() if role_of(a) == "contributor"]
+    assert len(contributor) == 1
+    assert contributor[0]["config"]["scope"] == "acs"
+    assert rbac.resources["acs"]["existing"] is True
+    assert rbac.resources["acs"]["type"] == "Microsoft.Communication/communicationServices"

@@ -55,7 +55,8 @@ def test_the_plan_is_done_once_the_winner_is_in_and_every_other_invitation_is_cl
     call = change(call, adds[2], status=ops.CANCELLED)
     call, commands = p.advance(call, NOW)
     assert commands == []
-    assert call.plan_state == {"phase": p.DONE, "winner": "8:acs:a", "outcome": "answered"}
+    assert (call.plan_state["phase"], call.plan_state["winner"], call.plan_state["outcome"]) == \
+        (p.DONE, "8:acs:a", "answered")
 
 
 def test_a_done_plan_does_nothing_more_whatever_arrives():
