@@ -150,3 +150,14 @@ def test_reject_defaults_to_reason_none_and_a_default_can_redirect():
                          "default": {"action": "redirect", "target": "8:acs:agent"}})
     assert rules.rules[0].decision.reason == "none"
     assert rules.default.rule == "default" and rules.default.target.raw_id == "8:acs:agent"
+
+
+def test_a_bad_pattern_after_a_catch_all_is_still_refused():
+    with pytest.raises(RulesError) as refused:
+        parse_rules(rule(action="answer", match={"from": ["*", "+1800-555"]}))
+    assert refused.value.field == f"{R}.match.from[1]"
+
+
+def test_number_patterns_with_single_character_wildcards_load_without_the_exact_number_check():
+    match = parse_rules(rule(action="answer", match={"to": ["+1800555010?", "+1800*"]})).rules[0].match
+    assert match.to == ("+1800555010?", "+1800*")
