@@ -92,13 +92,13 @@ class Stack:
 
     async def activate(self) -> None:
         """Put this stack's settings in force for the app: each folder that imports `stack` has its own, and a
-        fixture of a wider scope than a test (set up before `own_stack_settings`) may use it after another's."""
+        fixture of a wider scope than a test (set up before `own_stack_settings`) must call this before using it.
+        Not called by the stack's own methods: a test may have changed a setting on purpose (settings_changed)."""
         if any(os.environ.get(name) != value for name, value in self.settings.items()):
             os.environ.update(self.settings)
             await close_services()
 
     async def get(self, path: str) -> tuple[int, Any]:
-        await self.activate()
         async with self.http.get(f"{self.url}{path}") as response:
             return response.status, await response.json(content_type=None)
 
@@ -109,7 +109,6 @@ class Stack:
     async def post(self, url: str, body: Any = None, data: bytes | None = None,
                    headers: dict[str, str] | None = None) -> tuple[int, Any]:
         """POST JSON; callback URLs get a valid ACS JWT unless `headers` says otherwise."""
-        await self.activate()
         payload = data if data is not None else json.dumps(body).encode()
         if headers is None and "/api/callbacks/" in url:
             headers = self.signed()
@@ -123,7 +122,6 @@ class Stack:
 
     async def ring(self, **kwargs: Any) -> dict[str, Any]:
         """Place an incoming call through the emulator and Event Grid's webhook; wait for its callbacks."""
-        await self.activate()
         event = self.emulator.incoming_call(**kwargs)
         status = await self.emulator.deliver_incoming_call(event)
         assert status == 200, f"Event Grid delivery answered {status}"
