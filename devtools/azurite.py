@@ -51,7 +51,8 @@ class Azurite:
         return (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
                 f"TableEndpoint={self.endpoint};")
 
-    def start(self, timeout: float = 30.0) -> "Azurite":
+    def start(self, timeout: float = 120.0) -> "Azurite":
+        # Generous: it returns as soon as Azurite listens; on a loaded 2-core machine node takes tens of seconds.
         self._workdir = tempfile.mkdtemp(prefix="callsteer-azurite-")
         self._process = subprocess.Popen(
             [azurite_table_binary(), *(["--location", self.location] if self.location else ["--inMemoryPersistence"]),

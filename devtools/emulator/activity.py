@@ -18,6 +18,11 @@ class Activity:
         self._quiet.set()
         self._tasks: set[asyncio.Task[Any]] = set()
 
+    @property
+    def busy(self) -> int:
+        """Units of counted work in flight."""
+        return self._busy
+
     def begin(self) -> None:
         """Mark one unit of work as started."""
         self._busy += 1

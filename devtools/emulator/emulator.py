@@ -15,6 +15,7 @@ from .auth import decode_access_key
 from .callbacks import CallbackDispatcher
 from .control import add_control_routes
 from .engine import ENDED_CALL_ANSWERS, CallEngine, Reply
+from .held import HeldTargets
 from .identifiers import Identifier
 from .jwt_signing import DEFAULT_ISSUER, CallbackSigner
 from .model import CallConnection, Fault, Outcome, TargetScript
@@ -59,6 +60,7 @@ class Emulator:
         self._engine.on_call_end = self._call_ended
         self._engine.deliver = self._deliver_raised
         self.own_numbers(*owned_numbers)
+        self._engine.held = HeldTargets(self._activity)
         self._api = AcsApi(self._engine, self._activity, self._signer, decode_access_key(access_key), latency_ms)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -175,8 +177,23 @@ class Emulator:
     # ---- scripting ----------------------------------------------------------------------------
 
     def script_target(self, raw_id: str, outcome: str | Outcome = Outcome.ANSWER, delay_ms: int = 0) -> None:
-        """Set what a target does when dialled (CreateCall, AddParticipant, transfer): answer, decline, no-answer, busy."""
+        """Set what a target does when dialled (CreateCall, AddParticipant, transfer): answer, decline, no-answer, busy,
+        or ringing (rings until release_targets)."""
         self._engine.script_target(Identifier.parse(raw_id), TargetScript(Outcome(outcome), delay_ms))
+
+    def ringing(self, raw_id: str) -> int:
+        """How many rings of a target scripted `ringing` are waiting for release_targets."""
+        assert self._engine.held is not None
+        return self._engine.held.ringing(Identifier.parse(raw_id).raw_id)
+
+    def release_targets(self, raw_ids: Iterable[str], outcome: str | Outcome = Outcome.ANSWER) -> int:
+        """End the waiting rings of targets scripted `ringing`, all at the same instant: answer, decline,
+        no-answer (as the invitation timing out) or busy. Returns how many rings ended."""
+        assert self._engine.held is not None
+        outcome = Outcome(outcome)
+        if outcome == Outcome.RINGING:
+            raise ValueError("release with answer, decline, no-answer or busy")
+        return self._engine.held.release([Identifier.parse(r).raw_id for r in raw_ids], outcome)
 
     def add_call_locator(self, locator_id: str, participants: Iterable[str] = ()) -> None:
         """Make a groupCallId or roomId known to Connect, with the raw ids already in that call."""

@@ -15,6 +15,7 @@ from .events import (ADD_CANCELLED, CANCEL_TOO_LATE, CANCEL_UNKNOWN_INVITATION, 
                      ENDED_BY_REMOTE, ENDED_BY_REMOTE_PSTN, ENDED_BY_TRANSFER, LOCATOR_NOT_FOUND, PARTICIPANT_ADDED,
                      PARTICIPANT_NOT_IN_CALL, PARTICIPANT_REMOVED, RING_FAILURES, TERMINATED_BY_APP, recorded_result,
                      TRANSFER_ACCEPTED, ResultInformation, cloud_event, incoming_call_event)
+from .held import HeldTargets
 from .identifiers import COMMUNICATION_USER, Identifier
 from .model import (CallConnection, CallState, IncomingCall, IncomingCallState, Invitation, InvitationState, Outcome,
                     Participant, TargetScript)
@@ -70,6 +71,7 @@ class CallEngine:
         self.scripts: dict[str, TargetScript] = {}
         self.locators: dict[str, list[Identifier]] = {}
         self.ended_calls = "disconnected"
+        self.held: HeldTargets | None = None  # set by the Emulator: rings of targets scripted `ringing`
         # Phone numbers of this resource (raw ids): an invitation to one rings the app again as an IncomingCall.
         self.owned_numbers: set[str] = set()
         # Posts an IncomingCall to the app's Event Grid endpoint (set by the Emulator); None: not delivered.
@@ -508,6 +510,8 @@ class CallEngine:
     async def _ring(self, target: Identifier, timeout_s: float) -> tuple[Identifier, Outcome]:
         """Let a target ring per its script; no answer within timeout_s is NO_ANSWER."""
         script = self.scripts.get(target.raw_id, TargetScript())
+        if script.outcome == Outcome.RINGING and self.held is not None:
+            return target, await self.held.ring(target.raw_id)
         delay_s = script.delay_ms / 1000
         if script.outcome == Outcome.NO_ANSWER or delay_s >= timeout_s:
             await self._sleep(timeout_s)

@@ -17,6 +17,7 @@ class Outcome(str, Enum):
     DECLINE = "decline"
     NO_ANSWER = "no-answer"
     BUSY = "busy"
+    RINGING = "ringing"  # rings until the test releases it (held.py)
 
 
 @dataclass(frozen=True)

@@ -294,6 +294,12 @@ def merge_declared(existing: Call, declared: Call, events: list[EventRecord], no
     )
 
 
+def acs_says_ended(acs_state: str | None) -> bool:
+    """Whether ACS's answer to GetCall means the call is over: it no longer knows the call (None: 404), or it
+    still knows it as `disconnected` (the spec's CallConnectionStateModel). Any other state is alive."""
+    return acs_state is None or acs_state == DISCONNECTED
+
+
 def reconcile_ended(call: Call, now: datetime, reason: str) -> tuple[Call, EventRecord]:
     """A live call that ACS no longer knows: it ended without the app hearing CallDisconnected."""
     record = EventRecord(seq=call.event_count + 1, id=f"reconciled:{call.id}:{now.isoformat()}", type="Reconciled",

@@ -20,6 +20,14 @@ class CancelAddParticipant:
 
 
 @dataclass(frozen=True)
+class RemoveParticipant:
+    """Take an agent out of the call: the later of two who both answered a ring group."""
+
+    context: str
+    target: str
+
+
+@dataclass(frozen=True)
 class Transfer:
     context: str
     target: str
@@ -75,5 +83,5 @@ class StopRecording:
     recording_id: str
 
 
-Command = (AddParticipant | CancelAddParticipant | Transfer | HangUp | Play | Recognize | Hold | Unhold
-           | StartRecording | StopRecording)
+Command = (AddParticipant | CancelAddParticipant | RemoveParticipant | Transfer | HangUp | Play | Recognize | Hold
+           | Unhold | StartRecording | StopRecording)

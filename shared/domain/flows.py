@@ -22,8 +22,8 @@ from typing import Any
 
 from shared.domain import operations as ops
 from shared.domain.commands import (
-    AddParticipant, CancelAddParticipant, Command, HangUp, Hold, Play, Recognize, StartRecording, StopRecording,
-    Transfer, Unhold,
+    AddParticipant, CancelAddParticipant, Command, HangUp, Hold, Play, Recognize, RemoveParticipant, StartRecording,
+    StopRecording, Transfer, Unhold,
 )
 from shared.domain.operations import Operation
 
@@ -51,6 +51,7 @@ MAX_FLOW_HOPS = 64       # flow-to-flow jumps resolved in one go (loops without 
 TIMER_SECONDS = 300      # the longest silent wait one recognize can hold (initialSilenceTimeoutInSeconds maximum)
 
 _COMMANDS: dict[str, type] = {ops.ADD_PARTICIPANT: AddParticipant, ops.CANCEL_ADD_PARTICIPANT: CancelAddParticipant,
+                              ops.REMOVE_PARTICIPANT: RemoveParticipant,
                               ops.TRANSFER: Transfer, ops.HANG_UP: HangUp, ops.PLAY: Play, ops.RECOGNIZE: Recognize,
                               ops.HOLD: Hold, ops.UNHOLD: Unhold, ops.START_RECORDING: StartRecording,
                               ops.STOP_RECORDING: StopRecording}
@@ -288,6 +289,32 @@ def _cancels(call: Any, n: int, now: datetime, keep: str | None = None) -> tuple
     return call, commands
 
 
+def _winner(state: dict[str, Any], ring: list[Operation]) -> Operation | None:
+    """The agent who keeps the call: the one recorded as winner, else the first answer the app applied."""
+    answered = [op for op in ring if op.status == ops.SUCCEEDED]
+    return next((op for op in answered if op.target == state.get("winner")), None) or next(iter(answered), None)
+
+
+def _remove_late_answers(call: Any, ring: list[Operation], winner: Operation, n: int, now: datetime
+                         ) -> tuple[Any, list[Command]]:
+    """Two agents can both answer (the cancel of the later one arrives after its answer and fails): the winner
+    stays, every other agent who answered is removed from the call, once."""
+    commands: list[Command] = []
+    for op in ring:
+        if op.status == ops.SUCCEEDED and op.context != winner.context:
+            context = step_context(call.id, f"remove-{op.context}")
+            if not ops.find(call.operations, context):
+                call, command = _issue(call, RemoveParticipant(context, op.target), now, op.target)
+                commands.append(command)
+    return call, commands
+
+
+def _settled(call: Any, ring: list[Operation], winner: Operation) -> bool:
+    """Every invitation but the winner's closed, and every removal of a late answer closed."""
+    removals = [op for op in call.operations if op.source == "plan" and op.action == ops.REMOVE_PARTICIPANT]
+    return all(op.final or op.context == winner.context for op in ring) and all(op.final for op in removals)
+
+
 def _caller_gone(call: Any, n: int, now: datetime) -> tuple[Any, list[Command]]:
     """The caller left a call that goes on: cancel the invitations, stop the recording, hang up for everyone."""
     call, commands = _cancels(call, n, now)
@@ -394,13 +421,15 @@ def _after_ring(call: Any, step: dict[str, Any], state: dict[str, Any], n: int, 
                 ) -> tuple[Any, list[Command]]:
     targets = step["ring"]
     ring = _ring_ops(call, n, [f"ring-{i}" for i in range(len(targets))])
-    winner = next((op for op in ring if op.status == ops.SUCCEEDED), None)
+    winner = _winner(state, ring)
     if winner is not None:
         if state.get("winner") != winner.target:
             call = _note(_with_state(call, winner=winner.target, outcome="answered"), n=n, at=state["at"],
                          kind="answered", by=winner.target)
         call, commands = _cancels(call, n, now, keep=winner.context)
-        if all(op.final or op.context == winner.context for op in ring) and not commands:
+        call, removals = _remove_late_answers(call, ring, winner, n, now)
+        commands += removals
+        if not commands and _settled(call, ring, winner):
             call = _with_state(call, phase=DONE)
         return call, commands
     if any(op.status == ops.PENDING for op in ring):
@@ -420,7 +449,7 @@ def _after_queue(call: Any, queue: dict[str, Any], state: dict[str, Any], n: int
     round_ = state.get("round", 0)
     labels = [f"ring-{r}-{i}" for r in range(round_ + 1) for i in range(len(queue["ring"]))]
     ring = _ring_ops(call, n, labels)
-    winner = next((op for op in ring if op.status == ops.SUCCEEDED), None)
+    winner = _winner(state, ring)
     hold = ops.find(call.operations, _ctx(call, n, "hold"))
     unhold_ctx = _ctx(call, n, "unhold")
     commands: list[Command] = []
@@ -429,12 +458,13 @@ def _after_queue(call: Any, queue: dict[str, Any], state: dict[str, Any], n: int
             call = _note(_with_state(call, winner=winner.target, outcome="answered"), n=n, at=state["at"],
                          kind="answered", by=winner.target, rounds=round_ + 1)
         call, commands = _cancels(call, n, now, keep=winner.context)
+        call, removals = _remove_late_answers(call, ring, winner, n, now)
+        commands += removals
         if not ops.find(call.operations, unhold_ctx) and not (hold and hold.status == ops.FAILED):
             call, command = _issue(call, Unhold(unhold_ctx, _caller(call)), now, _caller(call))
             commands.append(command)
         unhold = ops.find(call.operations, unhold_ctx)
-        if not commands and all(op.final or op.context == winner.context for op in ring) \
-                and (unhold is None or unhold.final):
+        if not commands and _settled(call, ring, winner) and (unhold is None or unhold.final):
             call = _with_state(call, phase=DONE)
         return call, commands
     if any(op.status == ops.PENDING for op in ring):

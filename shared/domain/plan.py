@@ -5,8 +5,8 @@ are in `shared.domain.commands`. This module keeps the names the handlers use.
 """
 
 from shared.domain.commands import (  # noqa: F401 - re-exported
-    AddParticipant, CancelAddParticipant, Command, HangUp, Hold, Play, Recognize, StartRecording, StopRecording,
-    Transfer, Unhold,
+    AddParticipant, CancelAddParticipant, Command, HangUp, Hold, Play, Recognize, RemoveParticipant, StartRecording,
+    StopRecording, Transfer, Unhold,
 )
 from shared.domain.flows import (  # noqa: F401 - re-exported
     DONE, FALLBACK, HANGING_UP, MENU, PLAYING, QUEUE, RINGING, TRANSFERRING, VOICEMAIL, WAITING, advance,

@@ -287,6 +287,9 @@ async def _send(services: Services, call: Call, command: plans.Command) -> Chang
             return accepted(invitation_id)
         if isinstance(command, plans.CancelAddParticipant):
             await control.cancel_add_participant(connection_id, command.invitation_id, command.context, repeat)
+        elif isinstance(command, plans.RemoveParticipant):
+            await control.remove_participant(connection_id, parse_target(command.target, "target"), command.context,
+                                             repeat)
         elif isinstance(command, plans.Transfer):
             sip, voip = with_leg_header(services, call, target, None, None, repeat)
             await control.transfer(connection_id, target, None, sip, voip, command.context, repeat,

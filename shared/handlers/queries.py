@@ -9,7 +9,7 @@ from typing import Any
 
 from shared import telemetry
 from shared.bootstrap import Services
-from shared.domain.call import Call, reconcile_ended
+from shared.domain.call import Call, acs_says_ended, reconcile_ended
 from shared.errors import AcsError, ConcurrencyConflict, NotFound
 
 log = logging.getLogger("callsteer")
@@ -39,7 +39,7 @@ async def _reconcile(services: Services, loaded: Any, events: list[Any]) -> tupl
         log.warning("could not check stale call %s with ACS: status=%s", call.id, exc.status)
         return call, events
     now = services.clock()
-    if state is not None and state != "disconnected":
+    if not acs_says_ended(state):
         refreshed = replace(call, updated_at=now)
         records: list[Any] = []
     else:

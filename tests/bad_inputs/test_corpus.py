@@ -79,6 +79,7 @@ def body_of(case: dict[str, Any], names: dict[str, str]) -> bytes | None:
 @pytest_asyncio.fixture(scope="module")
 async def target(stack) -> dict[str, str]:
     """A connected call (and a second one) whose state the corpus must not change."""
+    await stack.activate()  # set up before the per-test own_stack_settings: another folder's stack may be in force
     call, key, _ = await answered_call(stack, "+14255550901")
     other, _, _ = await answered_call(stack, "+14255550902")
     fig.bump(fig.CALLS, 2)

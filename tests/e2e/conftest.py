@@ -90,6 +90,14 @@ class Stack:
         token = token if token is not None else callback_token(self.secret.encode(), call_key)
         return f"{self.url}/api/callbacks/{call_key}/{token}"
 
+    async def activate(self) -> None:
+        """Put this stack's settings in force for the app: each folder that imports `stack` has its own, and a
+        fixture of a wider scope than a test (set up before `own_stack_settings`) must call this before using it.
+        Not called by the stack's own methods: a test may have changed a setting on purpose (settings_changed)."""
+        if any(os.environ.get(name) != value for name, value in self.settings.items()):
+            os.environ.update(self.settings)
+            await close_services()
+
     async def get(self, path: str) -> tuple[int, Any]:
         async with self.http.get(f"{self.url}{path}") as response:
             return response.status, await response.json(content_type=None)
@@ -185,3 +193,27 @@ async def settings_changed(stack: Stack, monkeypatch: pytest.MonkeyPatch):
     yield change
     monkeypatch.undo()
     await close_services()
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def own_stack_settings(request) -> AsyncIterator[None]:
+    """Each folder that imports the e2e `stack` gets its own stack (a session fixture per conftest), and tests of
+    several folders interleave in a random order: make sure this test's stack's settings are the ones in force
+    (another folder's stack may have set its own since), and put back what was there after."""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    stack = request.getfixturevalue("stack")
+    saved = {name: os.environ.get(name) for name in stack.settings}
+    changed = any(saved[name] != value for name, value in stack.settings.items())
+    if changed:
+        os.environ.update(stack.settings)
+        await close_services()
+    yield
+    if changed:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        await close_services()

@@ -129,13 +129,28 @@ async def test_an_unknown_call_id_gets_a_404_problem_document(stack):
 
 
 async def test_calls_are_listed_newest_first_with_filters(stack):
-    await answered_call(stack, "+14255550150")
-    status, listing = await stack.get("/api/calls?limit=5")
-    assert status == 200 and 1 <= len(listing["calls"]) <= 5
+    # Its own three calls, so that the checks hold however many calls (if any) other tests left.
+    first, _ = await answered_call(stack, "+14255550150")
+    rejected = await stack.call_for(await stack.ring(from_="+14255550151", to="+18005550102"))
+    second, _ = await answered_call(stack, "+14255550152")
+    assert rejected["state"] == "rejected" and second["state"] == first["state"] == "connected"
+    mine = {first["id"], rejected["id"], second["id"]}
+    status, listing = await stack.get("/api/calls?limit=500")
+    assert status == 200
+    ids = [c["id"] for c in listing["calls"]]
+    assert [i for i in ids if i in mine] == [second["id"], rejected["id"], first["id"]]
     started = [c["startedAt"] for c in listing["calls"]]
     assert started == sorted(started, reverse=True)
-    _, rejected = await stack.get("/api/calls?state=rejected&limit=500")
-    assert all(c["state"] == "rejected" for c in rejected["calls"])
+    status, top = await stack.get("/api/calls?limit=2")
+    assert status == 200 and [c["id"] for c in top["calls"]] == ids[:2] and ids[0] == second["id"]
+    _, only_rejected = await stack.get("/api/calls?state=rejected&limit=500")
+    rejected_ids = [c["id"] for c in only_rejected["calls"]]
+    assert rejected["id"] in rejected_ids and not {first["id"], second["id"]} & set(rejected_ids)
+    assert all(c["state"] == "rejected" for c in only_rejected["calls"])
+    _, outbound = await stack.get("/api/calls?direction=outbound&limit=500")
+    assert not mine & {c["id"] for c in outbound["calls"]}
+    _, inbound = await stack.get("/api/calls?direction=inbound&limit=500")
+    assert mine <= {c["id"] for c in inbound["calls"]}
     status, problem = await stack.get("/api/calls?limit=0")
     assert status == 400 and problem["field"] == "limit"
     status, problem = await stack.get("/api/calls?state=ringing")

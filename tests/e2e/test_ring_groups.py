@@ -3,18 +3,33 @@
 import pytest
 
 from tests.e2e.conftest import ring_agent
+from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
 
-async def ring(stack, to, caller):
-    event = await stack.ring(from_=caller, to=to)
-    for _ in range(20):  # follow-ups chain: each result event may start the next step
+def settled(call):
+    return (call.get("planState") or {}).get("phase") in ("done", None) or call["state"] != "connected"
+
+
+async def settle(stack, event):
+    """The call once its plan is done or the call left `connected` (follow-ups chain: each result event may
+    start the next step); fails when that does not happen."""
+
+    async def read():
         await stack.emulator.idle()
-        call = await stack.call_for(event)
-        if (call.get("planState") or {}).get("phase") in ("done", None) or call["state"] != "connected":
-            break
-    return call
+        return await stack.call_for(event)
+
+    return await eventually(read, settled, "the plan to finish")
+
+
+async def ring(stack, to, caller):
+    return await settle(stack, await stack.ring(from_=caller, to=to))
+
+
+def invited(count):
+    """Holds once `count` ring invitations have been accepted by ACS (their invitation ids are recorded)."""
+    return lambda call: len([o for o in plan_ops(call, "addParticipant") if o.get("invitationId")]) == count
 
 
 def is_op(request, name):
@@ -27,9 +42,10 @@ def plan_ops(call, action):
 
 
 async def test_simultaneous_ring_first_answer_wins_and_the_others_are_cancelled(stack):
+    # The others ring until cancelled (no scaled invitation timer for the cancel to beat).
     stack.emulator.script_target(ring_agent(1), "answer")
-    stack.emulator.script_target(ring_agent(2), "no-answer")
-    stack.emulator.script_target("+14255550111", "no-answer")
+    stack.emulator.script_target(ring_agent(2), "ringing")
+    stack.emulator.script_target("+14255550111", "ringing")
     call = await ring(stack, "+18005550120", "+14255550181")
     invites = {o["target"]: o for o in plan_ops(call, "addParticipant")}
     assert set(invites) == {ring_agent(1), ring_agent(2), "+14255550111"}
@@ -84,17 +100,12 @@ async def test_nobody_answering_falls_back_to_hanging_up(stack):
 
 
 async def test_a_caller_hanging_up_while_agents_ring_cancels_the_invitations(stack):
-    stack.emulator.script_target(ring_agent(8), "no-answer")
-    stack.emulator.script_target(ring_agent(9), "no-answer")
+    # Both agents ring until the caller leaves: no invitation timer runs.
+    stack.emulator.script_target(ring_agent(8), "ringing")
+    stack.emulator.script_target(ring_agent(9), "ringing")
     event = stack.emulator.incoming_call(from_="+14255550185", to="+18005550124")
     assert await stack.emulator.deliver_incoming_call(event) == 200
-    # Invitations ring for 180 s (1.8 s at this emulator's time scale): the caller leaves before that.
-    for _ in range(50):
-        call = await stack.call_for(event)
-        if len([o for o in plan_ops(call, "addParticipant") if o.get("invitationId")]) == 2:
-            break
-        import asyncio
-        await asyncio.sleep(0.02)
+    call = await eventually(lambda: stack.call_for(event), invited(2), "both invitations to be accepted")
     stack.emulator.hang_up(call["callConnectionId"])
     await stack.emulator.idle()
     call = await stack.call_for(event)
@@ -121,3 +132,31 @@ async def test_a_repeated_result_event_repeats_no_follow_up(stack):
     await stack.emulator.idle()
     adds_after = [r for r in stack.emulator.requests if is_op(r, "AddParticipant")]
     assert len(adds_after) == len(adds_before)
+
+
+async def test_two_agents_answering_at_once_the_first_answer_applied_stays_and_the_other_is_removed(stack):
+    # Both agents pick up in the same instant, after the invitations went out: the app's cancel of the second
+    # arrives after its answer and fails (CancelAddParticipantFailed), as it can on the service.
+    for target in (ring_agent(1), ring_agent(2), "+14255550111"):
+        stack.emulator.script_target(target, "ringing")
+    event = stack.emulator.incoming_call(from_="+14255550188", to="+18005550120")
+    assert await stack.emulator.deliver_incoming_call(event) == 200
+    await eventually(lambda: stack.call_for(event), invited(3), "the three invitations to be accepted")
+    assert stack.emulator.release_targets([ring_agent(1), ring_agent(2)], "answer") == 2
+    call = await settle(stack, event)
+    invites = {o["target"]: o for o in plan_ops(call, "addParticipant")}
+    assert invites[ring_agent(1)]["status"] == invites[ring_agent(2)]["status"] == "succeeded"
+    assert invites["+14255550111"]["status"] == "cancelled"
+    # The first AddParticipantSucceeded the app applied wins; the other agent is removed, once.
+    assert call["planState"]["winner"] == ring_agent(1) and call["planState"]["phase"] == "done"
+    [removal] = plan_ops(call, "removeParticipant")
+    assert removal["target"] == ring_agent(2) and removal["status"] == "succeeded"
+    cancels = {o["target"]: o["status"] for o in plan_ops(call, "cancelAddParticipant")}
+    assert cancels[invites[ring_agent(2)]["invitationId"]] == "failed"
+    assert cancels[invites["+14255550111"]["invitationId"]] == "succeeded"
+    assert ring_agent(1) in call["participants"] and ring_agent(2) not in call["participants"]
+    assert call["state"] == "connected"
+    removes = [r for r in stack.emulator.requests if is_op(r, "RemoveParticipant")
+               and call["callConnectionId"] in r["path"]]
+    assert [r["body"]["participantToRemove"]["rawId"] for r in removes] == [ring_agent(2)]
+    assert stack.emulator.ringing("+14255550111") == 0

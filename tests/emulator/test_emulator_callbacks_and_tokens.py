@@ -87,15 +87,16 @@ async def test_a_minted_token_with_default_claims_verifies(emu, verify_token):
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(("overrides", "error"), [
-    ({"exp": int(time.time()) - 60}, jwt.ExpiredSignatureError),
-    ({"aud": "someone-else"}, jwt.InvalidAudienceError),
-    ({"iss": "https://evil.example"}, jwt.InvalidIssuerError),
-    ({"nbf": int(time.time()) + 600}, jwt.ImmatureSignatureError),
-    ({"key": "foreign"}, jwt.InvalidSignatureError),
-    ({"exp": None}, jwt.MissingRequiredClaimError),
+    # Times are taken when the test runs, not when it is collected (a long suite would outlive them).
+    (lambda: {"exp": int(time.time()) - 60}, jwt.ExpiredSignatureError),
+    (lambda: {"aud": "someone-else"}, jwt.InvalidAudienceError),
+    (lambda: {"iss": "https://evil.example"}, jwt.InvalidIssuerError),
+    (lambda: {"nbf": int(time.time()) + 600}, jwt.ImmatureSignatureError),
+    (lambda: {"key": "foreign"}, jwt.InvalidSignatureError),
+    (lambda: {"exp": None}, jwt.MissingRequiredClaimError),
 ], ids=["expired", "wrong-audience", "wrong-issuer", "not-yet-valid", "unknown-key", "no-expiry"])
 async def test_minted_tokens_with_defects_fail_verification(emu, verify_token, overrides, error):
-    token = emu.mint_callback_token(**overrides)
+    token = emu.mint_callback_token(**overrides())
 
     with pytest.raises(error):
         await verify_token(token)

@@ -9,39 +9,16 @@ import os
 import sys
 import tempfile
 import uuid
-from typing import Any, AsyncIterator
+from typing import Any
 
-import pytest_asyncio
 from azure.data.tables.aio import TableClient
 
-from shared.bootstrap import close_services
+# The autouse fixture that puts this test's stack's settings in force lives with the stack (tests/e2e/conftest.py).
+from tests.e2e.conftest import own_stack_settings  # noqa: F401
 from tests.payloads import callback
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ACS = "Microsoft.Communication."
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def own_stack_settings(request) -> AsyncIterator[None]:
-    """Each folder that imports the e2e `stack` gets its own stack; make sure this test's stack's settings are the
-    ones in force (another folder's stack may have set its own since), and put back what was there after."""
-    if "stack" not in request.fixturenames:
-        yield
-        return
-    stack = request.getfixturevalue("stack")
-    saved = {name: os.environ.get(name) for name in stack.settings}
-    changed = any(saved[name] != value for name, value in stack.settings.items())
-    if changed:
-        os.environ.update(stack.settings)
-        await close_services()
-    yield
-    if changed:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        await close_services()
 
 
 # ---- calls and events ----------------------------------------------------------------------------------------
