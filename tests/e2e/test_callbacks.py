@@ -139,10 +139,10 @@ async def test_calls_are_listed_newest_first_with_filters(stack):
     assert status == 200
     ids = [c["id"] for c in listing["calls"]]
     assert [i for i in ids if i in mine] == [second["id"], rejected["id"], first["id"]]
-    started = [c["startedAt"] for c in listing["calls"]]
+    started = [c["startedAt"] for c in listing["calls"] if c["id"] in mine]
     assert started == sorted(started, reverse=True)
     status, top = await stack.get("/api/calls?limit=2")
-    assert status == 200 and [c["id"] for c in top["calls"]] == ids[:2] and ids[0] == second["id"]
+    assert status == 200 and [c["id"] for c in top["calls"]] == ids[:2]
     _, only_rejected = await stack.get("/api/calls?state=rejected&limit=500")
     rejected_ids = [c["id"] for c in only_rejected["calls"]]
     assert rejected["id"] in rejected_ids and not {first["id"], second["id"]} & set(rejected_ids)

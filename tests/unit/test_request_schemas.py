@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.domain.simulation import parse_simulation
+
 from shared.domain import requests as rq
 from shared.errors import ValidationError
 
@@ -24,6 +26,7 @@ PARSERS = {
     "TransferRequest": rq.parse_transfer,
     "AddParticipantRequest": lambda b: rq.parse_add_participant(b, CALLER),
     "HangUpRequest": rq.parse_hang_up,
+    "SimulateRequest": parse_simulation,
 }
 VALID_VALUES = {
     "targets": ["+14255550123"],
@@ -40,6 +43,13 @@ VALID_VALUES = {
     "serverCallId": "aHR0cHM6Ly9leGFtcGxl",
     "groupCallId": "4a7d6c2e-0f5b-4e8b-9c6f-1a2b3c4d5e6f",
     "roomId": "99999999999999999",
+    "from": "+14255550123",
+    "to": "+18005550100",
+    "callerKind": "phoneNumber",
+    "headers": {"X-MS-Custom-Tier": "gold"},
+    "at": "2026-12-25T15:00:00Z",
+    "rules": {"rules": [{"name": "support", "match": {"to": ["+18005550100"]}, "action": "answer"}],
+              "default": {"action": "reject", "reason": "busy"}},
 }
 # Fields of which a request takes exactly one: sampled one at a time.
 ONE_OF = {"ConnectRequest": ("serverCallId", "groupCallId", "roomId")}
