@@ -9,7 +9,6 @@ whatever the number of calls.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from collections import OrderedDict
@@ -27,6 +26,7 @@ from azure.data.tables.aio import TableClient
 
 from shared.domain.tally import FIGURES, Tally, bucket
 from shared.errors import StoreUnavailable
+from shared.adapters.table_once import TableCreator
 
 STATS_TABLE = "dailystats"
 SHARDS = 4
@@ -51,21 +51,14 @@ class TableStatsStore:
 
     def __init__(self, table: TableClient) -> None:
         self._table = table
-        self._ready = False
-        self._lock = asyncio.Lock()
+        self._creator = TableCreator(table)
         self._rows: OrderedDict[tuple[str, str], tuple[dict[str, Any], str]] = OrderedDict()
 
     async def close(self) -> None:
         await self._table.close()
 
     async def _ensure_table(self) -> None:
-        async with self._lock:
-            if not self._ready:
-                try:
-                    await self._table.create_table()
-                except ResourceExistsError:
-                    pass
-                self._ready = True
+        await self._creator.ensure()
 
     async def add(self, change: Tally, call_id: str) -> None:
         """Apply one tally to its day's row for its rule (a shard chosen by the call)."""

@@ -35,6 +35,7 @@ from shared.adapters.row_cache import CallLocks, RowCache
 from shared.domain.call import Call, EventRecord
 from shared.domain.operations import Operation
 from shared.errors import CallsteerError, ConcurrencyConflict, StoreUnavailable, ValidationError
+from shared.adapters.table_once import TableCreator
 
 TABLE_NAME = "calls"
 MAIN_ROW = rows.MAIN_ROW
@@ -165,8 +166,7 @@ class TableCallStore:
 
     def __init__(self, table: TableClient, cache: RowCache | None = None) -> None:
         self._table = table
-        self._table_ready = False
-        self._create_lock = asyncio.Lock()
+        self._creator = TableCreator(table)
         self.cache = cache if cache is not None else RowCache()
         # Held around each read-modify-write of a call by the handlers (see CallStore.writer).
         self.writer = CallLocks()
@@ -175,13 +175,7 @@ class TableCallStore:
         await self._table.close()
 
     async def _ensure_table(self) -> None:
-        async with self._create_lock:
-            if not self._table_ready:
-                try:
-                    await self._table.create_table()
-                except ResourceExistsError:
-                    pass
-                self._table_ready = True
+        await self._creator.ensure()
 
     async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
         """Run a storage operation; create the table if it is missing, and map outages to StoreUnavailable."""

@@ -8,18 +8,18 @@ Listing N voicemails is one query of one partition.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from datetime import datetime
 from typing import Any, Protocol
 
 from azure.core.exceptions import (
-    HttpResponseError, ResourceExistsError, ResourceNotFoundError, ServiceRequestError, ServiceResponseError,
+    HttpResponseError, ResourceNotFoundError, ServiceRequestError, ServiceResponseError,
 )
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.errors import StoreUnavailable
+from shared.adapters.table_once import TableCreator
 
 TABLE_NAME = "voicemails"
 LIST_PARTITION = "list"
@@ -50,20 +50,13 @@ def list_row_key(started: datetime, call_id: str) -> str:
 class TableVoicemailStore:
     def __init__(self, table: TableClient) -> None:
         self._table = table
-        self._ready = False
-        self._lock = asyncio.Lock()
+        self._creator = TableCreator(table)
 
     async def close(self) -> None:
         await self._table.close()
 
     async def _ensure(self) -> None:
-        async with self._lock:
-            if not self._ready:
-                try:
-                    await self._table.create_table()
-                except ResourceExistsError:
-                    pass
-                self._ready = True
+        await self._creator.ensure()
 
     async def _call(self, op):
         try:
