@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.domain.identifiers import ACS_USER, KINDS, PHONE, TEAMS_USER, Identifier, kind_of_raw_id, parse_phone_number, parse_target
 from shared.domain.steps import (
-    STRATEGIES, Calendar, Step, calendar_names, check_plan_size, check_step, parse_calendars, parse_flows, parse_step,
+    Calendar, Step, calendar_names, check_plan_size, check_step, keyed_object, parse_calendars, parse_flows,
+    parse_step, rules_error,
 )
 from shared.errors import RulesError, ValidationError
 
@@ -188,24 +189,11 @@ class Ruleset:
 # ---- loading -------------------------------------------------------------------------------------------------
 
 
-def _fail(where: str, message: str) -> RulesError:
-    return RulesError(f"{where}: {message}", field=where)
-
-
-def _object(value: Any, where: str, allowed: set[str]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise _fail(where, "must be an object")
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        raise _fail(f"{where}.{unknown[0]}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
-    return value
-
-
 def _string_list(value: Any, where: str) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise _fail(where, "must be a non-empty list of strings")
+        raise rules_error(where, "must be a non-empty list of strings")
     return value
 
 
@@ -217,14 +205,14 @@ def _id_patterns(value: Any, where: str) -> tuple[str, ...]:
             continue
         if pattern.startswith("+"):
             if not _PHONE_PATTERN.fullmatch(pattern):
-                raise _fail(item, f"{pattern!r} is not an E.164 number or number pattern like +1900*")
+                raise rules_error(item, f"{pattern!r} is not an E.164 number or number pattern like +1900*")
             if "*" not in pattern and "?" not in pattern:
                 try:
                     parse_phone_number(pattern, item)
                 except ValidationError:
-                    raise _fail(item, f"{pattern!r} is not an E.164 number") from None
+                    raise rules_error(item, f"{pattern!r} is not an E.164 number") from None
         elif kind_of_raw_id(pattern.rstrip("*")) == "unknown" and not pattern.startswith("4:"):
-            raise _fail(item, f"{pattern!r} is neither an E.164 number nor a raw id (8:acs:..., 8:orgid:...)")
+            raise rules_error(item, f"{pattern!r} is neither an E.164 number nor a raw id (8:acs:..., 8:orgid:...)")
     return tuple(patterns)
 
 
@@ -232,48 +220,48 @@ def _clock(value: Any, where: str, allow_24: bool) -> tuple[time, bool]:
     if allow_24 and value == "24:00":
         return time(0, 0), True
     if not isinstance(value, str) or not _TIME.fullmatch(value):
-        raise _fail(where, "must be a time HH:MM (00:00 to 23:59)")
+        raise rules_error(where, "must be a time HH:MM (00:00 to 23:59)")
     hours, minutes = value.split(":")
     return time(int(hours), int(minutes)), False
 
 
 def _window(value: Any, where: str) -> Window:
-    spec = _object(value, where, _WINDOW_KEYS)
+    spec = keyed_object(value, where, _WINDOW_KEYS)
     for key in ("timezone", "start", "end"):
         if key not in spec:
-            raise _fail(f"{where}.{key}", "is required")
+            raise rules_error(f"{where}.{key}", "is required")
     tz = spec["timezone"]
     try:
         if not isinstance(tz, str) or not tz:
             raise ZoneInfoNotFoundError
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise _fail(f"{where}.timezone", f"{tz!r} is not an IANA timezone such as America/New_York") from None
+        raise rules_error(f"{where}.timezone", f"{tz!r} is not an IANA timezone such as America/New_York") from None
     days = _string_list(spec.get("days", list(DAYS)), f"{where}.days")
     for i, day in enumerate(days):
         if day.lower() not in DAYS:
-            raise _fail(f"{where}.days[{i}]", f"{day!r} is not one of {', '.join(DAYS)}")
+            raise rules_error(f"{where}.days[{i}]", f"{day!r} is not one of {', '.join(DAYS)}")
     start, _ = _clock(spec["start"], f"{where}.start", allow_24=False)
     end, end_of_day = _clock(spec["end"], f"{where}.end", allow_24=True)
     if start == end and not end_of_day:
-        raise _fail(f"{where}.end", "must differ from start")
+        raise rules_error(f"{where}.end", "must differ from start")
     return Window(timezone=tz, days=frozenset(d.lower() for d in days), start=start, end=end, end_of_day=end_of_day)
 
 
 def _match(value: Any, where: str, calendars: Mapping[str, Calendar]) -> Match:
-    spec = _object(value if value is not None else {}, where, _MATCH_KEYS)
+    spec = keyed_object(value if value is not None else {}, where, _MATCH_KEYS)
     kinds = None
     if "callerKind" in spec:
         kinds = _string_list(spec["callerKind"], f"{where}.callerKind")
         for i, kind in enumerate(kinds):
             if kind not in KINDS:
-                raise _fail(f"{where}.callerKind[{i}]", f"{kind!r} is not one of {PHONE}, {ACS_USER}, {TEAMS_USER}")
+                raise rules_error(f"{where}.callerKind[{i}]", f"{kind!r} is not one of {PHONE}, {ACS_USER}, {TEAMS_USER}")
         kinds = frozenset(kinds)
     headers: list[tuple[str, tuple[str, ...]]] = []
     if "headers" in spec:
         raw = spec["headers"]
         if not isinstance(raw, Mapping) or not raw:
-            raise _fail(f"{where}.headers", "must be an object of header names to values")
+            raise rules_error(f"{where}.headers", "must be an object of header names to values")
         for name, val in raw.items():
             headers.append((name, tuple(_string_list(val, f"{where}.headers.{name}"))))
     return Match(
@@ -300,7 +288,7 @@ def _decision(spec: Mapping[str, Any], where: str, name: str, flows: Mapping[str
               recordings_configured: bool) -> Decision:
     action = spec.get("action")
     if action == "answer":
-        _object(spec, where, {"name", "match", "action", "then"})
+        keyed_object(spec, where, {"name", "match", "action", "then"})
         if "then" not in spec:
             return Answer(rule=name)
         step = parse_step(spec["then"], f"{where}.then")
@@ -308,50 +296,50 @@ def _decision(spec: Mapping[str, Any], where: str, name: str, flows: Mapping[str
         check_plan_size(step, flows, f"{where}.then")
         return Answer(rule=name, plan=step, flows=flows)
     if action == "reject":
-        _object(spec, where, {"name", "match", "action", "reason"})
+        keyed_object(spec, where, {"name", "match", "action", "reason"})
         reason = spec.get("reason", "none")
         if reason not in REJECT_REASONS:
-            raise _fail(f"{where}.reason", f"{reason!r} is not one of {', '.join(REJECT_REASONS)}")
+            raise rules_error(f"{where}.reason", f"{reason!r} is not one of {', '.join(REJECT_REASONS)}")
         return Reject(rule=name, reason=reason)
     if action == "redirect":
-        _object(spec, where, {"name", "match", "action", "target"})
+        keyed_object(spec, where, {"name", "match", "action", "target"})
         if "target" not in spec:
-            raise _fail(f"{where}.target", "is required for redirect")
+            raise rules_error(f"{where}.target", "is required for redirect")
         return Redirect(rule=name, target=_target(spec["target"], f"{where}.target"))
-    raise _fail(f"{where}.action", f"{action!r} is not one of answer, reject, redirect")
+    raise rules_error(f"{where}.action", f"{action!r} is not one of answer, reject, redirect")
 
 
 def parse_rules(document: Any, recordings_configured: bool = False) -> Ruleset:
     """Validate a rules document (already decoded JSON) into a Ruleset; RulesError names the rule and field.
 
     `recordings_configured`: whether RECORDINGS_CONTAINER_URL is set (a voicemail step needs it)."""
-    top = _object(document, "rules document", {"rules", "default", "flows", "calendars"})
+    top = keyed_object(document, "rules document", {"rules", "default", "flows", "calendars"})
     calendars = parse_calendars(top.get("calendars"))
     flows = parse_flows(top.get("flows"), recordings_configured)
     rules_raw = top.get("rules", [])
     if not isinstance(rules_raw, list):
-        raise _fail("rules", "must be a list of rules")
+        raise rules_error("rules", "must be a list of rules")
     rules: list[Rule] = []
     names: set[str] = set()
     for i, spec in enumerate(rules_raw):
         if not isinstance(spec, Mapping):
-            raise _fail(f"rules[{i}]", "must be an object")
+            raise rules_error(f"rules[{i}]", "must be an object")
         name = spec.get("name", f"rules[{i}]")
         if not isinstance(name, str) or not name.strip():
-            raise _fail(f"rules[{i}].name", "must be a non-empty string")
+            raise rules_error(f"rules[{i}].name", "must be a non-empty string")
         if name in names:
-            raise _fail(f"rules[{i}].name", f"{name!r} is used by an earlier rule")
+            raise rules_error(f"rules[{i}].name", f"{name!r} is used by an earlier rule")
         names.add(name)
         where = f"rule {name!r} (rules[{i}])"
         decision = _decision(spec, where, name, flows, recordings_configured)
         rules.append(Rule(name=name, match=_match(spec.get("match"), f"{where}.match", calendars), decision=decision))
     if "default" not in top:
-        raise _fail("default", "is required: what to do with a call no rule matches")
+        raise rules_error("default", "is required: what to do with a call no rule matches")
     default_spec = top["default"]
     if not isinstance(default_spec, Mapping):
-        raise _fail("default", "must be an object")
+        raise rules_error("default", "must be an object")
     if "match" in default_spec:
-        raise _fail("default.match", "the default applies to every call: it takes no match")
+        raise rules_error("default.match", "the default applies to every call: it takes no match")
     return Ruleset(rules=tuple(rules), default=_decision(default_spec, "default", "default", flows,
                                                          recordings_configured))
 

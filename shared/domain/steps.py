@@ -37,39 +37,41 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-def _fail(where: str, message: str) -> RulesError:
+def rules_error(where: str, message: str) -> RulesError:
+    """A ruleset refusal naming the field where it is wrong."""
     return RulesError(f"{where}: {message}", field=where)
 
 
-def _object(value: Any, where: str, allowed: set[str]) -> Mapping[str, Any]:
+def keyed_object(value: Any, where: str, allowed: set[str]) -> Mapping[str, Any]:
+    """`value` as an object whose keys are all in `allowed`, or the refusal naming the first unknown key."""
     if not isinstance(value, Mapping):
-        raise _fail(where, "must be an object")
+        raise rules_error(where, "must be an object")
     unknown = sorted(set(value) - allowed)
     if unknown:
-        raise _fail(f"{where}.{unknown[0]}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+        raise rules_error(f"{where}.{unknown[0]}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
     return value
 
 
 def _whole(value: Any, where: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _fail(where, f"must be a whole number from {low} to {high}")
+        raise rules_error(where, f"must be a whole number from {low} to {high}")
     return value
 
 
 def parse_media_url(value: Any, where: str) -> str:
     """An audio file's URL as ACS fetches it: absolute https (http only for loopback hosts, for local runs)."""
     if not isinstance(value, str) or not value:
-        raise _fail(where, "must be an absolute https URL of an audio file")
+        raise rules_error(where, "must be an absolute https URL of an audio file")
     try:
         parts = urlsplit(value)
         host = parts.hostname
     except ValueError:
-        raise _fail(where, f"{value[:80]!r} is not a URL") from None
+        raise rules_error(where, f"{value[:80]!r} is not a URL") from None
     if not parts.netloc or not host or any(c.isspace() for c in value):
-        raise _fail(where, f"{value[:80]!r} is not an absolute URL")
+        raise rules_error(where, f"{value[:80]!r} is not an absolute URL")
     if parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK):
         return value
-    raise _fail(where, f"{value[:80]!r} must be https (http is allowed only for localhost, 127.0.0.1 and ::1)")
+    raise rules_error(where, f"{value[:80]!r} must be https (http is allowed only for localhost, 127.0.0.1 and ::1)")
 
 
 def _target(value: Any, where: str) -> Identifier:
@@ -194,17 +196,17 @@ Step = HangupStep | TransferStep | FlowStep | PlayStep | MenuStep | RingStep | V
 
 def _ring_targets(value: Any, where: str) -> tuple[Identifier, ...]:
     if not isinstance(value, list) or not value:
-        raise _fail(where, "must be a non-empty list of targets")
+        raise rules_error(where, "must be a non-empty list of targets")
     ring = tuple(_target(t, f"{where}[{i}]") for i, t in enumerate(value))
     if len(set(ring)) != len(ring):
-        raise _fail(where, "lists a target twice")
+        raise rules_error(where, "lists a target twice")
     return ring
 
 
 def _strategy(spec: Mapping[str, Any], where: str) -> str:
     strategy = spec.get("strategy", "simultaneous")
     if strategy not in STRATEGIES:
-        raise _fail(f"{where}.strategy", f"{strategy!r} is not one of {', '.join(STRATEGIES)}")
+        raise rules_error(f"{where}.strategy", f"{strategy!r} is not one of {', '.join(STRATEGIES)}")
     return strategy
 
 
@@ -221,27 +223,27 @@ def _caller_id(spec: Mapping[str, Any], where: str) -> str | None:
 def parse_step(value: Any, where: str) -> Step:
     """One step: exactly one kind key (plus `then` for play, the ring group's options for ring)."""
     if not isinstance(value, Mapping):
-        raise _fail(where, f"must be a step: an object with one of {', '.join(KINDS)}")
+        raise rules_error(where, f"must be a step: an object with one of {', '.join(KINDS)}")
     kinds = [k for k in KINDS if k in value]
     if not kinds:
         unknown = sorted(value)
-        raise _fail(f"{where}.{unknown[0]}" if unknown else where,
+        raise rules_error(f"{where}.{unknown[0]}" if unknown else where,
                     f"unknown step (a step has exactly one of {', '.join(KINDS)})")
     if len(kinds) > 1:
-        raise _fail(where, f"a step has exactly one kind, this one has {' and '.join(kinds)}")
+        raise rules_error(where, f"a step has exactly one kind, this one has {' and '.join(kinds)}")
     kind = kinds[0]
-    spec = _object(value, where, {kind} | _EXTRA_KEYS.get(kind, set()))
+    spec = keyed_object(value, where, {kind} | _EXTRA_KEYS.get(kind, set()))
     body = spec[kind]
     at = f"{where}.{kind}"
     if kind == "hangup":
         if body is not True:
-            raise _fail(at, "must be true")
+            raise rules_error(at, "must be true")
         return HangupStep()
     if kind == "transfer":
         return TransferStep(_target(body, at))
     if kind == "flow":
         if not isinstance(body, str) or not body:
-            raise _fail(at, "must be the name of a flow")
+            raise rules_error(at, "must be the name of a flow")
         return FlowStep(body)
     if kind == "play":
         then = parse_step(spec["then"], f"{where}.then") if "then" in spec else HangupStep()
@@ -255,25 +257,25 @@ def parse_step(value: Any, where: str) -> Step:
     if kind == "menu":
         return _menu(body, at)
     if kind == "voicemail":
-        vm = _object(body, at, {"prompt", "maxSeconds"})
+        vm = keyed_object(body, at, {"prompt", "maxSeconds"})
         if "prompt" not in vm:
-            raise _fail(f"{at}.prompt", "is required: the greeting played before recording")
+            raise rules_error(f"{at}.prompt", "is required: the greeting played before recording")
         max_seconds = _whole(vm.get("maxSeconds", 120), f"{at}.maxSeconds", 1, MAX_VOICEMAIL_SECONDS)
         return VoicemailStep(parse_media_url(vm["prompt"], f"{at}.prompt"), max_seconds)
     return _queue(body, at)
 
 
 def _menu(body: Any, at: str) -> MenuStep:
-    menu = _object(body, at, {"prompt", "options", "timeoutSeconds", "retries", "invalidPrompt", "noInput"})
+    menu = keyed_object(body, at, {"prompt", "options", "timeoutSeconds", "retries", "invalidPrompt", "noInput"})
     if "prompt" not in menu:
-        raise _fail(f"{at}.prompt", "is required")
+        raise rules_error(f"{at}.prompt", "is required")
     options = menu.get("options")
     if not isinstance(options, Mapping) or not options:
-        raise _fail(f"{at}.options", "must be an object of digits (0-9, *, #) to steps")
+        raise rules_error(f"{at}.options", "must be an object of digits (0-9, *, #) to steps")
     parsed = []
     for digit, step in options.items():
         if not isinstance(digit, str) or len(digit) != 1 or digit not in DIGITS:
-            raise _fail(f"{at}.options.{digit}", "is not a DTMF digit: use one of 0-9, * or #")
+            raise rules_error(f"{at}.options.{digit}", "is not a DTMF digit: use one of 0-9, * or #")
         parsed.append((digit, parse_step(step, f"{at}.options.{digit}")))
     invalid = menu.get("invalidPrompt")
     return MenuStep(
@@ -286,11 +288,11 @@ def _menu(body: Any, at: str) -> MenuStep:
 
 
 def _queue(body: Any, at: str) -> QueueStep:
-    queue = _object(body, at, {"music", "ring", "strategy", "timeoutSeconds", "maxWaitSeconds", "callerId",
+    queue = keyed_object(body, at, {"music", "ring", "strategy", "timeoutSeconds", "maxWaitSeconds", "callerId",
                                "overflow"})
     for key in ("music", "ring"):
         if key not in queue:
-            raise _fail(f"{at}.{key}", "is required")
+            raise rules_error(f"{at}.{key}", "is required")
     timeout = _whole(queue.get("timeoutSeconds", 20), f"{at}.timeoutSeconds", 1, MAX_INVITATION_TIMEOUT)
     return QueueStep(
         music=parse_media_url(queue["music"], f"{at}.music"), ring=_ring_targets(queue["ring"], f"{at}.ring"),
@@ -346,11 +348,11 @@ def parse_flows(value: Any, recordings_configured: bool) -> dict[str, Step]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise _fail("flows", "must be an object of flow names to steps")
+        raise rules_error("flows", "must be an object of flow names to steps")
     flows: dict[str, Step] = {}
     for name, spec in value.items():
         if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise _fail(f"flows.{name}", "a flow name is 1-64 letters, digits, '-', '_' or '.'")
+            raise rules_error(f"flows.{name}", "a flow name is 1-64 letters, digits, '-', '_' or '.'")
         flows[name] = parse_step(spec, f"flow {name!r} (flows.{name})")
     for name, step in flows.items():
         check_step(step, f"flow {name!r} (flows.{name})", flows, recordings_configured)
@@ -363,7 +365,7 @@ def parse_flows(value: Any, recordings_configured: bool) -> dict[str, Step]:
             for nxt in references(flows[name], through_menus=False):
                 if nxt == start:
                     cycle = " -> ".join(trail + [nxt])
-                    raise _fail(f"flow {start!r} (flows.{start})",
+                    raise rules_error(f"flow {start!r} (flows.{start})",
                                 f"loops without a menu on the way ({cycle}): it would never stop")
                 if nxt not in seen:
                     seen[nxt] = trail + [nxt]
@@ -378,9 +380,9 @@ def check_step(step: Step, where: str, flows: Mapping[str, Any], recordings_conf
     for current in _walk(step):
         if isinstance(current, FlowStep) and current.flow not in flows:
             known = ", ".join(sorted(flows)) or "none defined"
-            raise _fail(where, f"goes to flow {current.flow!r}, which is not defined (flows: {known})")
+            raise rules_error(where, f"goes to flow {current.flow!r}, which is not defined (flows: {known})")
         if isinstance(current, VoicemailStep) and not recordings_configured:
-            raise _fail(where, "takes a voicemail, but setting RECORDINGS_CONTAINER_URL (the Blob container ACS "
+            raise rules_error(where, "takes a voicemail, but setting RECORDINGS_CONTAINER_URL (the Blob container ACS "
                                "records into) is not set")
 
 
@@ -405,7 +407,7 @@ def stored_plan(step: Step, flows: Mapping[str, Step]) -> dict[str, Any]:
 def check_plan_size(step: Step, flows: Mapping[str, Step], where: str) -> None:
     size = len(json.dumps(stored_plan(step, flows), separators=(",", ":")))
     if size > MAX_STORED_PLAN:
-        raise _fail(where, f"starts a plan of {size} characters with the flows it reaches; a call stores at most "
+        raise rules_error(where, f"starts a plan of {size} characters with the flows it reaches; a call stores at most "
                            f"{MAX_STORED_PLAN}: split the flows or reach fewer from one rule")
 
 
@@ -427,46 +429,46 @@ class Calendar:
 
 def _date(text: str, where: str) -> date:
     if not _DATE.fullmatch(text):
-        raise _fail(where, f"{text!r} is not a date YYYY-MM-DD")
+        raise rules_error(where, f"{text!r} is not a date YYYY-MM-DD")
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise _fail(where, f"{text!r} is not a date YYYY-MM-DD") from None
+        raise rules_error(where, f"{text!r} is not a date YYYY-MM-DD") from None
 
 
 def parse_calendars(value: Any) -> dict[str, Calendar]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise _fail("calendars", "must be an object of calendar names to {timezone, dates}")
+        raise rules_error("calendars", "must be an object of calendar names to {timezone, dates}")
     calendars = {}
     for name, spec in value.items():
         where = f"calendar {name!r} (calendars.{name})"
         if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise _fail(f"calendars.{name}", "a calendar name is 1-64 letters, digits, '-', '_' or '.'")
-        cal = _object(spec, where, {"timezone", "dates"})
+            raise rules_error(f"calendars.{name}", "a calendar name is 1-64 letters, digits, '-', '_' or '.'")
+        cal = keyed_object(spec, where, {"timezone", "dates"})
         tz = cal.get("timezone")
         try:
             if not isinstance(tz, str) or not tz:
                 raise ZoneInfoNotFoundError
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError, OSError):
-            raise _fail(f"{where}.timezone", f"{tz!r} is not an IANA timezone such as America/New_York") from None
+            raise rules_error(f"{where}.timezone", f"{tz!r} is not an IANA timezone such as America/New_York") from None
         dates = cal.get("dates")
         if not isinstance(dates, list) or not dates:
-            raise _fail(f"{where}.dates", "must be a non-empty list of YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD")
+            raise rules_error(f"{where}.dates", "must be a non-empty list of YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD")
         ranges = []
         for i, item in enumerate(dates):
             at = f"{where}.dates[{i}]"
             if not isinstance(item, str):
-                raise _fail(at, "must be a date YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD")
+                raise rules_error(at, "must be a date YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD")
             first, sep, last = item.partition("..")
             start = _date(first, at)
             end = _date(last, at) if sep else start
             if end < start:
-                raise _fail(at, f"range {item!r} ends before it starts")
+                raise rules_error(at, f"range {item!r} ends before it starts")
             if (end - start).days >= MAX_CALENDAR_DAYS:
-                raise _fail(at, f"range {item!r} spans more than {MAX_CALENDAR_DAYS} days")
+                raise rules_error(at, f"range {item!r} spans more than {MAX_CALENDAR_DAYS} days")
             ranges.append((start, end))
         calendars[name] = Calendar(name, tz, tuple(ranges))
     return calendars
@@ -476,11 +478,11 @@ def calendar_names(value: Any, where: str, calendars: Mapping[str, Calendar]) ->
     """A match key's list of calendar names, each defined."""
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
-        raise _fail(where, "must be a non-empty list of calendar names")
+        raise rules_error(where, "must be a non-empty list of calendar names")
     found = []
     for i, name in enumerate(names):
         if name not in calendars:
             known = ", ".join(sorted(calendars)) or "none defined"
-            raise _fail(f"{where}[{i}]", f"calendar {name!r} is not defined (calendars: {known})")
+            raise rules_error(f"{where}[{i}]", f"calendar {name!r} is not defined (calendars: {known})")
         found.append(calendars[name])
     return tuple(found)
