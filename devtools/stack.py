@@ -38,6 +38,15 @@ def http_json(method: str, url: str, body: Any = None) -> tuple[int, Any]:
         return error.code, json.loads(text) if text else None
 
 
+def restore_environ(saved: dict[str, str | None]) -> None:
+    """Put back environment variables as `saved` had them (None: the variable was unset)."""
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def port_is_free(port: int) -> bool:
     """Whether a server can listen on the port now. SO_REUSEADDR, as the emulator, the host and Azurite bind: a port
     whose last listener has just stopped (its connections in TIME_WAIT) is free for them."""

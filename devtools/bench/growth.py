@@ -23,6 +23,7 @@ from typing import Any
 from devtools.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
 from devtools.bench.proxy import CountingProxy
 from devtools.bench.stats import summary_ms
+from devtools.stack import restore_environ
 
 STATES = ("disconnected", "rejected", "redirected", "failed", "connected", "transferred")
 QUERIES = {"plain": "limit=50", "state=failed": "limit=50&state=failed",
@@ -163,11 +164,7 @@ async def measure_size(count: int, through_app: int, samples: int, list_calls: A
             finally:
                 await close_services()
                 await proxy.stop()
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
+                restore_environ(saved)
                 reset_services()
         return result
 

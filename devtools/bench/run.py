@@ -41,6 +41,7 @@ from devtools.bench.coldstart import cached_bytecode_env, first_invocations, imp
 from devtools.bench.sidecar import Sidecar, SidecarInfo
 from devtools.bench.stats import ratio, summary_ms
 from devtools.host import LocalHost, _event_time, discover
+from devtools.stack import restore_environ
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ANSWER_TO = "+18005550100"
@@ -231,11 +232,7 @@ class Bench:
             for client in (floor_acs, floor_table, setup_acs):
                 await client.close()
             await self.sidecar.stop()
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+            restore_environ(saved)
             reset_services()
         return result
 

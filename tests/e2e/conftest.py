@@ -21,6 +21,7 @@ import function_app
 from devtools.azurite import Azurite
 from devtools.emulator import Emulator
 from devtools.host import LocalHost, _event_time, discover
+from devtools.stack import restore_environ
 from shared.bootstrap import close_services, reset_services
 from shared.domain.callback_tokens import callback_token
 
@@ -173,11 +174,7 @@ async def stack(azurite: Azurite) -> AsyncIterator[Stack]:
     await close_services()
     await emulator.stop()
     await host.stop()
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    restore_environ(saved)
     reset_services()
 
 
@@ -211,9 +208,5 @@ async def own_stack_settings(request) -> AsyncIterator[None]:
         await close_services()
     yield
     if changed:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        restore_environ(saved)
         await close_services()
