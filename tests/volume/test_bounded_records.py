@@ -3,7 +3,6 @@ passed, nothing the API shows is lost, and what cannot be stored is refused with
 
 from __future__ import annotations
 
-import json
 
 import pytest
 

@@ -5,7 +5,6 @@ each other by cursor, newest first, and each call appears once with its current 
 from __future__ import annotations
 
 import asyncio
-import random
 from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator
 
@@ -16,27 +15,12 @@ from azure.data.tables.aio import TableClient
 from devtools.azurite import Azurite
 from azure.core.exceptions import ResourceExistsError
 
+from devtools.bench.growth import stored_call  # the benchmark's synthetic calls, in the app's row format
 from devtools.bench.proxy import CountingProxy
 from shared.adapters import call_rows
 from shared.adapters.store import TableCallStore
-from shared.domain.call import Call
-from shared.domain.callback_tokens import inbound_call_key, new_call_key
 
 pytestmark = pytest.mark.e2e
-
-STATES = ("disconnected", "rejected", "redirected", "failed", "connected", "transferred")
-
-
-def stored_call(n: int, started: datetime) -> Call:
-    """A call as the app records it (through the app's own store), at a chosen time."""
-    inbound = n % 3 != 0
-    key = inbound_call_key(f"event-{n}", started) if inbound else new_call_key(started)
-    connected = STATES[n % len(STATES)] not in ("rejected", "redirected")
-    cid = f"{n:08d}-0000-4000-8000-{random.getrandbits(48):012x}" if connected else key
-    return Call(id=cid, call_key=key, direction="inbound" if inbound else "outbound", state=STATES[n % len(STATES)],
-                started_at=started, updated_at=started, call_connection_id=cid if connected else None,
-                correlation_id=f"corr-{n}", from_="+14255550100", to="+18005550100",
-                decision={"action": "answer", "rule": "support"})
 
 
 @pytest_asyncio.fixture
