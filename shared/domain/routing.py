@@ -8,11 +8,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, Mapping, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from shared.domain.identifiers import ACS_USER, KINDS, PHONE, TEAMS_USER, Identifier, kind_of_raw_id, parse_phone_number, parse_target
 from shared.domain.steps import (
-    Calendar, Step, calendar_names, check_plan_size, check_step, keyed_object, parse_calendars, parse_flows,
+    Calendar, Step, calendar_names, check_plan_size, check_step, checked_timezone, keyed_object, parse_calendars, parse_flows,
     parse_step, rules_error,
 )
 from shared.errors import RulesError, ValidationError
@@ -230,13 +230,7 @@ def _window(value: Any, where: str) -> Window:
     for key in ("timezone", "start", "end"):
         if key not in spec:
             raise rules_error(f"{where}.{key}", "is required")
-    tz = spec["timezone"]
-    try:
-        if not isinstance(tz, str) or not tz:
-            raise ZoneInfoNotFoundError
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise rules_error(f"{where}.timezone", f"{tz!r} is not an IANA timezone such as America/New_York") from None
+    tz = checked_timezone(spec["timezone"], f"{where}.timezone")
     days = _string_list(spec.get("days", list(DAYS)), f"{where}.days")
     for i, day in enumerate(days):
         if day.lower() not in DAYS:

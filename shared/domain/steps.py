@@ -42,6 +42,17 @@ def rules_error(where: str, message: str) -> RulesError:
     return RulesError(f"{where}: {message}", field=where)
 
 
+def checked_timezone(tz: Any, where: str) -> str:
+    """`tz` if it names an IANA timezone, or the refusal naming `where`."""
+    try:
+        if not isinstance(tz, str) or not tz:
+            raise ZoneInfoNotFoundError
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise rules_error(where, f"{tz!r} is not an IANA timezone such as America/New_York") from None
+    return tz
+
+
 def keyed_object(value: Any, where: str, allowed: set[str]) -> Mapping[str, Any]:
     """`value` as an object whose keys are all in `allowed`, or the refusal naming the first unknown key."""
     if not isinstance(value, Mapping):
@@ -447,13 +458,7 @@ def parse_calendars(value: Any) -> dict[str, Calendar]:
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise rules_error(f"calendars.{name}", "a calendar name is 1-64 letters, digits, '-', '_' or '.'")
         cal = keyed_object(spec, where, {"timezone", "dates"})
-        tz = cal.get("timezone")
-        try:
-            if not isinstance(tz, str) or not tz:
-                raise ZoneInfoNotFoundError
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            raise rules_error(f"{where}.timezone", f"{tz!r} is not an IANA timezone such as America/New_York") from None
+        tz = checked_timezone(cal.get("timezone"), f"{where}.timezone")
         dates = cal.get("dates")
         if not isinstance(dates, list) or not dates:
             raise rules_error(f"{where}.dates", "must be a non-empty list of YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD")
