@@ -166,7 +166,7 @@ def markdown(results: dict[str, Any]) -> str:
         ]
         lazy = first.get("lazy_imports") or {}
         if lazy:
-            lines.append(f"| imports during the first invocations: " + ", ".join(
+            lines.append("| imports during the first invocations: " + ", ".join(
                 f"{t['module']} {t['cumulative_ms']:g}" for t in lazy["top"][:5]) + f" | {_f(lazy['total_ms'])} |")
     growth = results.get("listing_growth") or {}
     if growth.get("sizes"):
