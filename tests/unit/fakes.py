@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from shared.adapters.acs import Connection, Repeatability
-from shared.adapters.store import CallExists, DuplicateEvent, Loaded
+from shared.adapters.row_cache import CallLocks
+from shared.adapters.store import CallExists, DuplicateEvent, Found, IdTaken, Loaded, Page
 from shared.bootstrap import Services
 from shared.config import load_settings
 from shared.domain.call import Call, EventRecord
@@ -31,7 +32,9 @@ SETTINGS = {
 
 
 class FakeStore:
-    """Calls by id with an ETag each; save() is conditional (If-Match) and refuses an event id stored before."""
+    """Calls by id with an ETag each, keeping the CallStore contract (shared/adapters/store.py): a call named with
+    its call key is found only under that key; save() is conditional on the ETag it was loaded with (If-Match) and
+    refuses an event id stored before, whole; one writer per call at a time within the process."""
 
     def __init__(self) -> None:
         self.calls: dict[str, tuple[Call, str]] = {}
@@ -40,41 +43,62 @@ class FakeStore:
         self.loads = 0
         self.conflicts_to_inject = 0  # the next N saves lose a race: another writer changed the row
         self._etags = itertools.count(1)
+        self.writer = CallLocks()
 
-    async def load(self, call_id: str) -> Loaded | None:
-        self.loads += 1
-        if call_id not in self.calls:
+    def _find(self, call_id: str, call_key: str | None) -> tuple[Call, str] | None:
+        found = self.calls.get(call_id) or next(
+            ((c, e) for c, e in self.calls.values() if c.call_key == call_id), None)
+        if found is None or (call_key is not None and found[0].call_key != call_key):
             return None
-        call, etag = self.calls[call_id]
-        return Loaded(call, etag)
+        return found
 
-    async def load_with_events(self, call_id: str):
-        loaded = await self.load(call_id)
-        return None if loaded is None else (loaded, list(self.events.get(call_id, [])))
+    async def load(self, call_id: str, call_key: str | None = None, fresh: bool = False) -> Loaded | None:
+        self.loads += 1
+        found = self._find(call_id, call_key)
+        return None if found is None else Loaded(*found)
+
+    async def load_with_events(self, call_id: str, call_key: str | None = None) -> Found | None:
+        loaded = await self.load(call_id, call_key)
+        return None if loaded is None else Found(loaded, list(self.events.get(loaded.call.id, [])))
 
     async def insert(self, call: Call) -> None:
         if call.id in self.calls:
             raise CallExists(f"call {call.id} exists")
         self._write(call, [])
 
-    async def save(self, call: Call, etag: str | None, events: list[EventRecord]) -> None:
+    async def save(self, call: Call, loaded: Loaded | None, events: list[EventRecord]) -> None:
         self.saves += 1
-        if self.conflicts_to_inject:
-            self.conflicts_to_inject -= 1
-            stored, _ = self.calls[call.id]
-            self.calls[call.id] = (stored, f"W/{next(self._etags)}")  # the other writer's change
-            raise ConcurrencyConflict(f"call {call.id} changed")
         current = self.calls.get(call.id)
-        if (etag is None) != (current is None) or (current is not None and current[1] != etag):
+        if loaded is None and current is not None and current[0].call_key != call.call_key:
+            raise IdTaken(f"connection id {call.id} already belongs to another call")
+        if self.conflicts_to_inject and current is not None:
+            self.conflicts_to_inject -= 1
+            self.calls[call.id] = (current[0], f"W/{next(self._etags)}")  # the other writer's change
+            raise ConcurrencyConflict(f"call {call.id} changed")
+        if (loaded is None) != (current is None) or (current is not None and current[1] != loaded.etag):
             raise ConcurrencyConflict(f"call {call.id} changed")
         known = {e.id for e in self.events.get(call.id, [])}
         for index, event in enumerate(events):
             if event.id in known:
                 raise DuplicateEvent(index)
+            known.add(event.id)
         self._write(call, events)
 
-    async def list_calls(self, limit: int, state: str | None = None, direction: str | None = None, **_: Any):
-        return [c for c, _ in self.calls.values()][:limit]
+    async def list_calls(self, limit: int, state: str | None = None, direction: str | None = None,
+                         cursor: str | None = None) -> Page:
+        calls = sorted((c for c, _ in self.calls.values() if (state is None or c.state == state)
+                        and (direction is None or c.direction == direction)), key=lambda c: c.started_at,
+                       reverse=True)
+        return Page(calls[:limit], None, [True] * len(calls[:limit]))
+
+    async def expired(self, before: datetime, limit: int) -> list[tuple[str, str]]:
+        old = sorted((c for c, _ in self.calls.values() if c.started_at < before), key=lambda c: c.started_at,
+                     reverse=True)
+        return [(c.id, c.id) for c in old[:limit]]
+
+    async def purge(self, partition: str, call_id: str) -> int:
+        gone = self.calls.pop(call_id, None)
+        return 0 if gone is None else 1 + len(self.events.pop(call_id, []))
 
     def _write(self, call: Call, events: list[EventRecord]) -> None:
         self.calls[call.id] = (call, f"W/{next(self._etags)}")
