@@ -3,12 +3,15 @@
 PartitionKey is the day (`2026-12-02`), RowKey the rule (escaped) and a shard (0-3) so that concurrent calls of one
 busy rule spread over four rows. Each count is a read-modify-write under the row's ETag; the last entity and ETag
 this process wrote are kept (bounded), so a warm instance spends one conditional write per count, and a 412 means
-another instance counted first: read and apply again. Reading N days is one range query over N partitions,
+another instance counted first: read and apply again. Within one process the counts of one row never race each other
+to a 412: they take turns (a lock per row), and the counts that queued up while one write was in flight go together
+in the next write. Reading N days is one range query over N partitions,
 whatever the number of calls.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections import OrderedDict
@@ -26,6 +29,7 @@ from azure.data.tables.aio import TableClient
 
 from shared.domain.tally import FIGURES, Tally, bucket
 from shared.errors import StoreUnavailable
+from shared.adapters.row_cache import CallLocks
 from shared.adapters.table_once import TableCreator
 
 STATS_TABLE = "dailystats"
@@ -53,6 +57,8 @@ class TableStatsStore:
         self._table = table
         self._creator = TableCreator(table)
         self._rows: OrderedDict[tuple[str, str], tuple[dict[str, Any], str]] = OrderedDict()
+        self._turns = CallLocks()
+        self._queued: dict[tuple[str, str], list[tuple[Tally, asyncio.Future[None]]]] = {}
 
     async def close(self) -> None:
         await self._table.close()
@@ -63,12 +69,36 @@ class TableStatsStore:
     async def add(self, change: Tally, call_id: str) -> None:
         """Apply one tally to its day's row for its rule (a shard chosen by the call)."""
         key = (change.day.isoformat(), row_key(change.rule, shard_of(call_id)))
+        waiting = asyncio.get_running_loop().create_future()
+        self._queued.setdefault(key, []).append((change, waiting))
+        async with self._turns("|".join(key)):
+            if waiting.done():  # counted by the write of a count queued with it
+                return waiting.result()
+            queued = self._queued.pop(key, [])
+            others = [q for q in queued if q[1] is not waiting]
+            try:
+                await self._add(key, [c for c, _ in queued])
+            except Exception as exc:
+                for _, other in others:
+                    if not other.done():
+                        other.set_exception(exc)
+                raise
+            except BaseException:
+                # Cancelled mid-write: the counts queued with this one go with the next writer's.
+                self._queued.setdefault(key, [])[:0] = others
+                raise
+            for _, other in others:
+                if not other.done():
+                    other.set_result(None)
+
+    async def _add(self, key: tuple[str, str], changes: list[Tally]) -> None:
         try:
             for _ in range(MAX_ATTEMPTS):
                 cached = self._rows.get(key)
                 entity, etag = cached if cached else await self._read(*key)
-                entity = _applied(dict(entity) if entity else {"PartitionKey": key[0], "RowKey": key[1],
-                                                               "rule": change.rule}, change)
+                entity = dict(entity) if entity else {"PartitionKey": key[0], "RowKey": key[1], "rule": changes[0].rule}
+                for change in changes:
+                    entity = _applied(entity, change)
                 try:
                     if etag is None:
                         meta = await self._create(entity)
