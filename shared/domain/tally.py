@@ -9,7 +9,7 @@ redelivered event, which changes nothing, counts nothing. The metrics and the da
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -31,6 +31,10 @@ class Tally:
 
     def get(self, figure: str) -> int:
         return sum(n for name, n in self.changes if name == figure)
+
+    def taken_back(self) -> Tally:
+        """The tally that undoes this one's counts (not its answer time: take back only a tally without one)."""
+        return replace(self, changes=tuple((name, -n) for name, n in self.changes), answer_seconds=None)
 
 
 def tally(before: Any | None, after: Any) -> Tally | None:

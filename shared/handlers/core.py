@@ -104,8 +104,7 @@ async def record_new(services: Services, declared: Call) -> Call:
     """Insert a call the app just created; if a callback raced ahead and made the row, merge into it."""
     telemetry.annotate_call(declared)
     try:
-        await services.store.insert(declared)
-        await stats.observe(services, None, declared)
+        await stats.inserted(services, declared, services.store.insert(declared))
         return declared
     except CallExists:
         pass
