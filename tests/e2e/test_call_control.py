@@ -5,7 +5,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.e2e.conftest import AGENT, TEAMS_AGENT
+from tests.e2e.conftest import TEAMS_AGENT
 
 pytestmark = pytest.mark.e2e
 

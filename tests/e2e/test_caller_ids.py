@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.e2e.conftest import E2E_RULES, ring_agent
-from tests.e2e.test_call_control import CALLER_ID, USER_A, acs_requests, api, created, op, settled
+from tests.e2e.test_call_control import CALLER_ID, USER_A, acs_requests, api, created, settled
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from shared import telemetry
 from tests.e2e.conftest import ring_agent
-from tests.payloads import callback
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 from shared.adapters.acs import Connection, Repeatability
 from shared.adapters.row_cache import CallLocks

@@ -18,7 +18,7 @@ from shared.errors import AcsError, StoreUnavailable
 from shared.handlers.core import MAX_WRITE_ATTEMPTS
 from shared.handlers.incoming import REDELIVERY_WINDOW
 from tests.payloads import callback, load_event
-from tests.unit.fakes import CONNECTION_ID, Clock, FakeControl, FakeStore, services
+from tests.unit.fakes import CONNECTION_ID, Clock, FakeControl, services
 
 RING = ["8:acs:agent-a", "8:acs:agent-b"]
 RULES = {"rules": [{"name": "support", "match": {"to": ["+18005550100"]}, "action": "answer",
