@@ -230,7 +230,9 @@ async def test_time_scale_runs_a_20_second_invitation_timeout_in_a_fifth_of_a_se
         await fast.idle()
         elapsed = time.monotonic() - started
 
-    assert 0.19 <= elapsed < 1.5
+    # At least the scaled 0.2 s; the upper bound only has to tell the scaled timer from the unscaled 20 s (a loaded
+    # machine can add seconds to the event loop's turns).
+    assert 0.19 <= elapsed < 10
     assert receiver.event("AddParticipantFailed")["data"]["resultInformation"]["code"] == 408
 
 
