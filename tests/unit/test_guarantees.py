@@ -15,6 +15,7 @@ from shared.domain import operations as ops
 from shared.domain.callback_tokens import inbound_call_key
 from shared.domain.events import parse_callback_body, parse_incoming_call
 from shared.errors import AcsError, StoreUnavailable
+from shared.handlers.callbacks import RESEND_LIMIT
 from shared.handlers.core import MAX_WRITE_ATTEMPTS
 from shared.handlers.incoming import REDELIVERY_WINDOW
 from tests.payloads import callback, load_event
@@ -186,6 +187,28 @@ async def test_steps_acs_never_accepted_are_sent_again_when_acs_repeats_the_call
     assert ops.find(stored(svc).operations, b.context).accepted_at is not None
     await handlers.on_callback(svc, key, connected)
     assert svc.control.actions("addParticipant")[len(adds) + 1:] == []  # accepted now: not sent a third time
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["inside the window", "at its limit"])
+async def test_a_step_is_sent_again_only_inside_the_repeatability_window_and_recorded_failed_past_it(late):
+    call = incoming()
+    svc = services(RULES, clock=at(call, 1))
+    key, connected = await ringing(svc)
+    adds = svc.control.actions("addParticipant")
+    ringing_call = stored(svc)
+    b = next(op for op in ringing_call.operations if op.target == RING[1])
+    svc.store.calls[ringing_call.id] = (replace(ringing_call, operations=ops.upsert(
+        ringing_call.operations, replace(b, accepted_at=None, invitation_id=None))), "W/lost")
+    # ACS repeats the callback when the step is RESEND_LIMIT old (or a second younger): a repeat past ACS's 5-minute
+    # repeatability window would be a new request, carried out twice.
+    svc.clock.now = b.created_at + RESEND_LIMIT - (timedelta(0) if late else timedelta(seconds=1))
+    await handlers.on_callback(svc, key, connected)
+    resent = svc.control.actions("addParticipant")[len(adds):]
+    after = ops.find(stored(svc).operations, b.context)
+    if late:
+        assert resent == [] and after.status == ops.FAILED and after.accepted_at is None
+    else:
+        assert resent == [adds[1]] and after.status == ops.PENDING and after.accepted_at is not None
 
 
 # ---- Stale calls ----------------------------------------------------------------------------------------------
