@@ -10,11 +10,15 @@
 
   var D = window.CallsteerDiagram;
   var FINAL = {transferred: 1, disconnected: 1, failed: 1, rejected: 1, redirected: 1};
-  var LIST_LIMIT = 100;
+  var DEFAULT_LIMIT = 100;
+  var MAX_LIMIT = 500;   /* the most the listing returns in one page */
   var POLL_MS = 2000;
 
   var KEY_STORE = "callsteer.console.key";
   var params = new URLSearchParams(window.location.search);
+  /* Calls per page: ?limit=N (1 to 500, as the listing takes it), else 100. */
+  var LIST_LIMIT = /^[1-9][0-9]{0,2}$/.test(params.get("limit") || "") ?
+    Math.min(MAX_LIMIT, Number(params.get("limit"))) : DEFAULT_LIMIT;
   var key = "";
   try { key = window.sessionStorage.getItem(KEY_STORE) || ""; } catch (e) { key = ""; }
 
@@ -103,11 +107,12 @@
     return !!wanted && (call.callConnectionId === wanted || call.correlationId === wanted || call.id === wanted);
   }
 
-  /* The page's own URL for a call (with the filters, or bare to share): never the key. */
+  /* The page's own URL for a call (with the filters and page size, or bare to share): never the key. */
   function link(call, withFilters) {
     var p = new URLSearchParams();
     if (stateFilter.value && withFilters) { p.set("state", stateFilter.value); }
     if (dirFilter.value && withFilters) { p.set("direction", dirFilter.value); }
+    if (LIST_LIMIT !== DEFAULT_LIMIT && withFilters) { p.set("limit", String(LIST_LIMIT)); }
     if (call) { p.set("call", callKey(call)); }
     var query = p.toString();
     return window.location.pathname + (query ? "?" + query : "");
