@@ -10,11 +10,16 @@
 
   var D = window.CallsteerDiagram;
   var FINAL = {transferred: 1, disconnected: 1, failed: 1, rejected: 1, redirected: 1};
-  var LIST_LIMIT = 100;
+  var DEFAULT_LIMIT = 100;
+  var MAX_LIMIT = 500;   /* the most the listing returns in one page */
   var POLL_MS = 2000;
+  var HEAD_READS = 3;    /* listing requests a poll may make to reach the older pages before it starts again */
 
   var KEY_STORE = "callsteer.console.key";
   var params = new URLSearchParams(window.location.search);
+  /* Calls per page: ?limit=N (1 to 500, as the listing takes it), else 100. */
+  var LIST_LIMIT = /^[1-9][0-9]{0,2}$/.test(params.get("limit") || "") ?
+    Math.min(MAX_LIMIT, Number(params.get("limit"))) : DEFAULT_LIMIT;
   var key = "";
   try { key = window.sessionStorage.getItem(KEY_STORE) || ""; } catch (e) { key = ""; }
 
@@ -35,10 +40,11 @@
   }
   var state = {
     calls: [],
-    older: [],       /* calls of the pages after the first, loaded with "Older calls" (the listing's `next`) */
+    head: [],        /* the calls above the older pages, polled: the first page and the calls that came since */
+    headNext: null,  /* the first page's `next`, until older pages are loaded */
+    paged: false,    /* whether older pages are loaded ("Older calls", the listing's `next`) */
+    older: [],       /* the calls of those pages, below the head, read once */
     olderNext: null,
-    first: [],       /* the first page as last polled, and its `next` */
-    firstNext: null,
     next: null,
     selected: params.get("call") || "",
     detail: null,
@@ -103,11 +109,12 @@
     return !!wanted && (call.callConnectionId === wanted || call.correlationId === wanted || call.id === wanted);
   }
 
-  /* The page's own URL for a call (with the filters, or bare to share): never the key. */
+  /* The page's own URL for a call (with the filters and page size, or bare to share): never the key. */
   function link(call, withFilters) {
     var p = new URLSearchParams();
     if (stateFilter.value && withFilters) { p.set("state", stateFilter.value); }
     if (dirFilter.value && withFilters) { p.set("direction", dirFilter.value); }
+    if (LIST_LIMIT !== DEFAULT_LIMIT && withFilters) { p.set("limit", String(LIST_LIMIT)); }
     if (call) { p.set("call", callKey(call)); }
     var query = p.toString();
     return window.location.pathname + (query ? "?" + query : "");
@@ -174,20 +181,20 @@
     $("empty").hidden = state.calls.length > 0;
   }
 
-  function listQuery(cursor) {
-    var q = new URLSearchParams({limit: String(LIST_LIMIT)});
+  function listQuery(cursor, limit) {
+    var q = new URLSearchParams({limit: String(limit || LIST_LIMIT)});
     if (stateFilter.value) { q.set("state", stateFilter.value); }
     if (dirFilter.value) { q.set("direction", dirFilter.value); }
     if (cursor) { q.set("cursor", cursor); }
     return q.toString();
   }
 
-  /* The first page, polled; the older pages the operator asked for stay below it (each call once). */
-  function showCalls(first, firstNext) {
+  /* The head, then the older pages the operator asked for (each call once). */
+  function showCalls() {
     var ids = {};
-    first.forEach(function (c) { ids[c.id] = 1; });
-    var calls = first.concat(state.older.filter(function (c) { return !ids[c.id]; }));
-    state.next = state.older.length ? state.olderNext : firstNext;
+    state.head.forEach(function (c) { ids[c.id] = 1; });
+    var calls = state.head.concat(state.older.filter(function (c) { return !ids[c.id]; }));
+    state.next = state.paged ? state.olderNext : state.headNext;
     var json = JSON.stringify(calls) + "|" + state.next;
     $("more").hidden = !state.next;
     if (json !== state.listJson) {
@@ -197,22 +204,64 @@
     }
   }
 
+  /* The first page; once older pages are loaded, every call above them instead. A new call pushes the first page's
+   * last calls past its end: were only the first page polled, they would be shown neither there nor in the older
+   * pages. So the head is read from the top down to the first call of the older pages (one request when no call
+   * came since the last poll, two when up to a page came), and paging starts again past HEAD_READS requests. */
   function loadList() {
-    return api(listQuery()).then(function (body) {
-      state.first = (body && body.calls) || [];
-      state.firstNext = (body && body.next) || null;
-      showCalls(state.first, state.firstNext);
+    if (!state.paged) {
+      return api(listQuery()).then(function (body) {
+        state.head = (body && body.calls) || [];
+        state.headNext = (body && body.next) || null;
+        showCalls();
+      });
+    }
+    var below = {}, head = [], limit = Math.min(MAX_LIMIT, Math.max(LIST_LIMIT, state.head.length) + 1);
+    state.older.forEach(function (c) { below[c.id] = 1; });
+    function read(cursor, left) {
+      return api(listQuery(cursor, limit)).then(function (body) {
+        var calls = (body && body.calls) || [], next = (body && body.next) || null;
+        for (var i = 0; i < calls.length; i++) {
+          if (below[calls[i].id]) { return true; }
+          head.push(calls[i]);
+        }
+        if (!next) {  /* the listing ends above the older pages: they are gone (purged, or out of the filter) */
+          state.older = [];
+          state.olderNext = null;
+          return true;
+        }
+        return left > 1 ? read(next, left - 1) : false;
+      });
+    }
+    return read(null, HEAD_READS).then(function (joined) {
+      if (joined) {
+        state.head = head;
+        showCalls();
+        return null;
+      }
+      restartPaging();
+      return loadList();
     });
   }
 
+  function restartPaging() {
+    state.paged = false;
+    state.older = [];
+    state.olderNext = null;
+    state.listJson = "";
+  }
+
   function loadOlder() {
-    if (!state.next) { return Promise.resolve(); }
-    return api(listQuery(state.next)).then(function (body) {
-      state.older = state.older.concat((body && body.calls) || []);
-      state.olderNext = (body && body.next) || null;
-      showCalls(state.first || [], state.firstNext);
-    }).then(function () { state.error = ""; }, function (err) { state.error = "Could not read calls: " + err.message; })
-      .then(showStatus);
+    return exclusive(function () {
+      if (!state.next) { return Promise.resolve(); }
+      return api(listQuery(state.next)).then(function (body) {
+        state.paged = true;
+        state.older = state.older.concat((body && body.calls) || []);
+        state.olderNext = (body && body.next) || null;
+        showCalls();
+      }).then(function () { state.error = ""; }, function (err) { state.error = "Could not read calls: " + err.message; })
+        .then(showStatus);
+    });
   }
 
   /* Find the call the URL names (connection id, correlation id or listing id) and read it whole. */
@@ -311,13 +360,18 @@
       when(new Date().toISOString()) + (state.detail && !FINAL[state.detail.state] ? " \u00b7 following a live call" : "");
   }
 
-  /* One refresh at a time: a request made while one runs waits for it, then runs. */
-  function refresh(withList) {
+  /* One read of the list or the call at a time (polls, "Older calls", filters): one asked for while another runs
+   * waits for it, so that an answer for the filters before never lands in the list after. */
+  function exclusive(job) {
     if (state.running) {
-      return state.running.then(function () { return refresh(withList); });
+      return state.running.then(function () { return exclusive(job); });
     }
-    state.running = refreshNow(withList).then(function () { state.running = null; });
+    state.running = job().then(function () { state.running = null; });
     return state.running;
+  }
+
+  function refresh(withList) {
+    return exclusive(function () { return refreshNow(withList); });
   }
 
   function refreshNow(withList) {
@@ -358,11 +412,11 @@
   });
 
   function filtersChanged() {
-    state.listJson = "";
-    state.older = [];
-    state.olderNext = null;
     window.history.replaceState(null, "", link(state.detail, true));
-    refresh(true);
+    exclusive(function () {
+      restartPaging();
+      return refreshNow(true);
+    });
   }
   stateFilter.addEventListener("change", filtersChanged);
   dirFilter.addEventListener("change", filtersChanged);
