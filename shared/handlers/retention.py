@@ -4,11 +4,11 @@
   one's rows (pages and pointer first, the main row last, so that a run cut short leaves the call findable by the
   next run).
 - Legs rows (the app's redirects and created calls, by correlation id) not written since the cutoff.
-- Voicemails: the list rows of calls that began before the cutoff, and the links from a recording's server call id
-  to its call written before it.
+- Voicemails of calls that began before the cutoff: their list rows, and the links from a recording's server call
+  id to its call (both keyed or stamped with the call's start, so they go with the call).
 
 Safe to run twice or at once from several instances: a row another run deleted first is no error, and a row
-written again after it was found expired is kept.
+written again after it was found expired is left alone (for the next run, if still expired).
 """
 
 from __future__ import annotations
