@@ -103,7 +103,7 @@ async def callbacks(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.timer_trigger(schedule="0 */10 * * * *", arg_name="timer", run_on_startup=False, use_monitor=True)
 async def retention(timer: func.TimerRequest) -> None:
-    """Delete calls older than CALL_RETENTION_DAYS (every row of them), a bounded batch per run."""
+    """Delete calls (every row), legs rows and voicemails older than CALL_RETENTION_DAYS, a bounded batch per run."""
     outcome = await handlers.purge_expired(await get_services())
     if timer.past_due:
         log.info("retention ran late (past due); deleted %d calls", outcome.calls)

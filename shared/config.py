@@ -40,7 +40,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ROUTING_RULES", "routing rules, inline JSON", "", deployed=True),
     Setting("ROUTING_RULES_FILE", "path of a routing rules JSON file, used when ROUTING_RULES is unset", "rules.example.json"),
     Setting("STALE_CALL_SECONDS", "a live call silent this long is checked against ACS when it is read", "600"),
-    Setting("CALL_RETENTION_DAYS", "calls are deleted (every row) this many days after they began: 1-3650", "90"),
+    Setting("CALL_RETENTION_DAYS", "calls (every row) and their voicemails are deleted this many days after they began, legs rows this many days after their last change: 1-3650", "90"),
     Setting("RECORDINGS_CONTAINER_URL", "Blob container URL that ACS records voicemails into (needed by voicemail steps)", "", deployed=True),
     Setting("CLOCK_OFFSET_SECONDS", "shift the app's clock, and the time routing rules see for each call, by this many seconds (rehearse calendars, windows and retention; 0 in production)", "0"),
 )

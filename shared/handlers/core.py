@@ -312,7 +312,7 @@ async def _send(services: Services, call: Call, command: plans.Command) -> Chang
                 raise AcsError("StartRecording not sent: setting RECORDINGS_CONTAINER_URL is not set", status=None)
             if services.voicemails is not None and call.server_call_id:
                 # RecordingFileStatusUpdated names only the server call id: keep the way back to this call.
-                await services.voicemails.link(call.server_call_id, call.id)
+                await services.voicemails.link(call.server_call_id, call.id, call.started_at)
             recording_id = await control.start_recording(connection_id, container, url(services, call.call_key),
                                                          repeat)
             return accepted(recording_id=recording_id)

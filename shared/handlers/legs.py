@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Iterable
 
 from shared.adapters.legs import Legs
@@ -38,6 +39,7 @@ async def _update(services: Services, correlation_id: str, change) -> Legs | Non
         updated = change(current)
         if updated is None:
             return current
+        updated = replace(updated, updated_at=services.clock())
         try:
             await services.legs.save(updated, etag)
             return updated

@@ -47,7 +47,8 @@ async def on_recording_file_status(services: Services, ready: RecordingFileReady
     if not entry:
         log.info("RecordingFileStatusUpdated %s: call %s started no recording; ignored", ready.event_id, call_id)
         return None
-    await services.voicemails.add(entry, ready.start_time or datetime.fromisoformat(entry["recordedAt"]))
+    # Listed by when its call began, the time the call itself is kept by: both expire in the same retention run.
+    await services.voicemails.add(entry, call.started_at)
     log.info("voicemail recorded: call=%s from=%s duration_ms=%s", call.id, mask(call.from_), ready.duration_ms)
     return entry
 
