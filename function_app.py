@@ -106,7 +106,9 @@ async def retention(timer: func.TimerRequest) -> None:
     """Delete calls (every row), legs rows and voicemails older than CALL_RETENTION_DAYS, a bounded batch per run."""
     outcome = await handlers.purge_expired(await get_services())
     if timer.past_due:
-        log.info("retention ran late (past due); deleted %d calls", outcome.calls)
+        log.info("retention ran late (past due); deleted %d calls, %d legs rows, %d voicemails, %d recording links%s",
+                 outcome.calls, outcome.legs, outcome.voicemails, outcome.links,
+                 "; more are left for the next run" if outcome.more else "")
 
 
 @app.route(route="calls/{callId}", methods=["GET"])
