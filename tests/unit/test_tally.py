@@ -1,10 +1,10 @@
 """What a write of a call counts in the daily figures: decisions once, answer failures moved, ring outcomes once."""
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from shared.domain.operations import Operation
-from shared.domain.tally import bucket, median, tally
+from shared.domain.tally import Tally, bucket, median, tally
 from shared.domain.call import Call
 
 T0 = datetime(2026, 12, 2, 23, 59, 50, tzinfo=timezone.utc)
@@ -73,3 +73,12 @@ def test_answer_time_buckets_and_median():
     assert median({"2.0": 1, "4.0": 1}) == 3.0
     assert median({"1.0": 3, "50": 1}) == 1.0
     assert median({"1.0": 1, "2.5": 2, "12": 1, "0": 0}) == 2.5
+
+
+def test_a_tally_taken_back_undoes_each_count_and_adds_no_answer_time():
+    counted = Tally(day=date(2026, 12, 2), rule="sales", changes=(("offered", 1), ("answered", 1), ("failed", -1)),
+                    answer_seconds=None)
+    back = counted.taken_back()
+    assert back == Tally(day=date(2026, 12, 2), rule="sales",
+                         changes=(("offered", -1), ("answered", -1), ("failed", 1)), answer_seconds=None)
+    assert Tally(day=date(2026, 12, 2), rule="r", changes=(), answer_seconds=4.2).taken_back().answer_seconds is None
