@@ -29,7 +29,7 @@ from azure.data.tables import TableTransactionError
 from azure.data.tables.aio import TableClient
 
 from shared.adapters import call_rows as rows
-from shared.adapters import table_batch
+from shared.adapters import expiry, table_batch
 from shared.adapters.table_batch import TransactionFailed
 from shared.adapters.row_cache import CallLocks, RowCache
 from shared.domain.call import Call, EventRecord
@@ -429,16 +429,9 @@ class TableCallStore:
             row_keys = await self._call(keys)
         except ResourceNotFoundError:
             return 0
-        others = [k for k in row_keys if k != MAIN_ROW]
-        for start in range(0, len(others), 100):
-            chunk = others[start:start + 100]
-            ops = [("delete", {"PartitionKey": partition, "RowKey": k}, {"etag": "*"}) for k in chunk]
-            try:
-                await self._call(lambda: table_batch.submit(self._table, ops))
-            except TransactionFailed:
-                # Another run deleted some of them first: delete one by one (a missing row is no error).
-                for k in chunk:
-                    await self._call(lambda k=k: self._table.delete_entity(partition, k))
+        # Whatever they hold now (`*`): in transactions of 100, one by one where another run deleted some first.
+        await expiry.delete(self._call, self._table,
+                            [expiry.StoredRow(partition, k, "*") for k in row_keys if k != MAIN_ROW])
         if call_id != partition and not _KEY_FORM.fullmatch(call_id):
             await self._call(lambda: self._table.delete_entity(rows.pointer_key(call_id), rows.POINTER_ROW))
         if MAIN_ROW in row_keys:
